@@ -137,6 +137,10 @@ def read_table(path: Path) -> pl.DataFrame:
             )
     except DataError:
         raise
+    except pl.exceptions.NoDataError as exc:
+        raise DataError(
+            f"{path}: the file is empty: it holds no rows. Export the experiment with one row per user."
+        ) from exc
     except Exception as exc:  # polars raises several error types for unreadable files
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(
@@ -213,9 +217,7 @@ def _treatment(raw: pl.DataFrame, columns: ColumnMap, source: str) -> tuple[pl.S
         keep = pl.Series(np.ones(raw.height, dtype=bool))
     else:
         if columns.treated_value is None or columns.control_value is None:
-            raise DataError(
-                f"{source}: column {column!r} (treatment): give both --treated-value and --control-value."
-            )
+            raise DataError(f"{source}: column {column!r} (treatment): give both --treated-value and --control-value.")
         treated, control = columns.treated_value.strip(), columns.control_value.strip()
         if treated == control:
             raise DataError(f"{source}: --treated-value and --control-value are both {treated!r}; name two arms.")

@@ -1,0 +1,145 @@
+"""The A/B readout of an experiment: arms, rates, average effects with intervals, sample-ratio check.
+
+Intervals are normal (Wald) intervals for a difference of two independent means with unequal variances:
+``diff +- 1.96 sqrt(s_T^2 / n_T + s_C^2 / n_C)`` (sample variances, ddof=1). The sample-ratio-mismatch
+check is Pearson's chi-square goodness-of-fit test of the arm sizes against the expected treated share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+from uplift_studio.core.data import Experiment
+from uplift_studio.core.errors import DataError
+
+Z95 = 1.959963984540054
+SRM_ALERT_P = 0.001
+
+
+@dataclass(frozen=True)
+class Arm:
+    users: int
+    conversions: int
+    conversion_rate: float
+    revenue: float
+    revenue_per_user: float
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A difference of means, treated minus control, with its standard error and 95% interval."""
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    relative: float  # estimate / control mean (nan when the control mean is 0)
+
+
+@dataclass(frozen=True)
+class Readout:
+    source: str
+    treated: Arm
+    control: Arm
+    conversion_effect: Effect
+    revenue_effect: Effect
+    expected_treated_share: float
+    observed_treated_share: float
+    srm_chi2: float
+    srm_p_value: float
+    notes: tuple[str, ...]
+
+    @property
+    def srm_alert(self) -> bool:
+        return self.srm_p_value < SRM_ALERT_P
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["srm_alert"] = self.srm_alert
+        out["notes"] = list(self.notes)
+        return out
+
+
+def difference_in_means(treated: np.ndarray, control: np.ndarray) -> Effect:
+    """Treated minus control mean, with the unequal-variance standard error and a 95% normal interval."""
+    mean_t, mean_c = float(np.mean(treated)), float(np.mean(control))
+    var_t = float(np.var(treated, ddof=1)) if treated.size > 1 else 0.0
+    var_c = float(np.var(control, ddof=1)) if control.size > 1 else 0.0
+    estimate = mean_t - mean_c
+    se = float(np.sqrt(var_t / treated.size + var_c / control.size))
+    relative = estimate / mean_c if mean_c != 0 else float("nan")
+    return Effect(estimate, se, estimate - Z95 * se, estimate + Z95 * se, relative)
+
+
+def _arm(converted: np.ndarray, revenue: np.ndarray) -> Arm:
+    users = int(converted.size)
+    conversions = int(converted.sum())
+    total = float(revenue.sum())
+    return Arm(users, conversions, conversions / users, total, total / users)
+
+
+def sample_ratio_test(n_treated: int, n_control: int, expected_treated_share: float) -> tuple[float, float]:
+    """Pearson chi-square statistic and p-value of the arm sizes against the expected split (1 dof)."""
+    if not 0.0 < expected_treated_share < 1.0:
+        raise DataError(f"--expected-treated-share must be strictly between 0 and 1, got {expected_treated_share}.")
+    total = n_treated + n_control
+    expected = np.array([expected_treated_share, 1.0 - expected_treated_share]) * total
+    observed = np.array([n_treated, n_control], dtype=np.float64)
+    chi2 = float(np.sum((observed - expected) ** 2 / expected))
+    return chi2, float(stats.chi2.sf(chi2, df=1))
+
+
+def ab_readout(experiment: Experiment, expected_treated_share: float = 0.5) -> Readout:
+    """The classic A/B readout of ``experiment`` (design section 6, ``describe``)."""
+    treatment = experiment.treatment.astype(bool)
+    converted = experiment.converted.astype(np.float64)
+    revenue = experiment.revenue.astype(np.float64)
+    treated = _arm(converted[treatment], revenue[treatment])
+    control = _arm(converted[~treatment], revenue[~treatment])
+    chi2, p_value = sample_ratio_test(treated.users, control.users, expected_treated_share)
+    return Readout(
+        source=experiment.source,
+        treated=treated,
+        control=control,
+        conversion_effect=difference_in_means(converted[treatment], converted[~treatment]),
+        revenue_effect=difference_in_means(revenue[treatment], revenue[~treatment]),
+        expected_treated_share=expected_treated_share,
+        observed_treated_share=treated.users / (treated.users + control.users),
+        srm_chi2=chi2,
+        srm_p_value=p_value,
+        notes=experiment.notes,
+    )
+
+
+def format_readout(readout: Readout) -> str:
+    """A plain-text table an analyst can paste into a message."""
+    t, c = readout.treated, readout.control
+    conv, rev = readout.conversion_effect, readout.revenue_effect
+    lines = [
+        f"A/B readout: {readout.source}",
+        "",
+        f"{'arm':<10}{'users':>10}{'conversions':>13}{'conv. rate':>12}{'revenue':>15}{'rev./user':>11}",
+        f"{'treated':<10}{t.users:>10,}{t.conversions:>13,}{t.conversion_rate:>12.4%}{t.revenue:>15,.2f}"
+        f"{t.revenue_per_user:>11.4f}",
+        f"{'control':<10}{c.users:>10,}{c.conversions:>13,}{c.conversion_rate:>12.4%}{c.revenue:>15,.2f}"
+        f"{c.revenue_per_user:>11.4f}",
+        "",
+        f"Effect on conversion rate: {conv.estimate:+.6f} ({conv.estimate * 100:+.3f} points, "
+        f"{conv.relative:+.1%} relative), 95% CI [{conv.ci_low:+.6f}, {conv.ci_high:+.6f}]",
+        f"Effect on revenue per user: {rev.estimate:+.4f} ({rev.relative:+.1%} relative), "
+        f"95% CI [{rev.ci_low:+.4f}, {rev.ci_high:+.4f}]",
+        f"Sample ratio: treated share {readout.observed_treated_share:.4f} vs expected "
+        f"{readout.expected_treated_share:.4f}; chi-square {readout.srm_chi2:.2f}, p = {readout.srm_p_value:.3g}",
+    ]
+    if readout.srm_alert:
+        lines += [
+            "",
+            "!!! SAMPLE RATIO MISMATCH (p < 0.001): the arms are not split as designed. The assignment or the",
+            "!!! logging is broken; do not trust the effects above until the cause is found.",
+        ]
+    if readout.notes:
+        lines += ["", *[f"Note: {note}" for note in readout.notes]]
+    return "\n".join(lines)
