@@ -33,7 +33,9 @@ def _as_float_array(name: str, values: npt.ArrayLike, fix: str) -> np.ndarray:
     finite = np.isfinite(array)
     if not finite.all():
         bad = np.flatnonzero(~finite)
-        raise DataError(f"{name} has {bad.size} non-finite value(s) (first at row {bad[0]}: {array[bad[0]]}); {fix}.")
+        raise DataError(
+            f"{name} has {bad.size} non-finite value(s) (first at row {bad[0]}: {array[bad[0]]}); {fix}."
+        )
     return array
 
 
@@ -55,7 +57,8 @@ def _as_binary(name: str, values: npt.ArrayLike, fix: str) -> np.ndarray:
         raise DataError(f"{name} must be numeric 0/1 or bool; got dtype {array.dtype}. {fix}.")
     bad = np.flatnonzero((array != 0) & (array != 1))
     raise DataError(
-        f"{name} must be 0/1; found {bad.size} other value(s) (first at row {bad[0]}: {array[bad[0]]!r}). {fix}."
+        f"{name} must be 0/1; found {bad.size} other value(s) (first at row {bad[0]}: "
+        f"{array[bad[0]]!r}). {fix}."
     )
 
 
@@ -63,7 +66,8 @@ def _check_lengths(n: int, **arrays: np.ndarray | None) -> None:
     for name, array in arrays.items():
         if array is not None and array.shape[0] != n:
             raise DataError(
-                f"{name} has {array.shape[0]} values but outcome has {n}; pass one value per user, aligned row by row."
+                f"{name} has {array.shape[0]} values but outcome has {n}; pass one value per user, "
+                "aligned row by row."
             )
 
 
@@ -73,7 +77,8 @@ def _check_both_arms(n_treated: int, n: int) -> None:
     if n_treated == 0 or n_treated == n:
         missing = "treated (1)" if n_treated == 0 else "control (0)"
         raise DataError(
-            f"treatment has no {missing} users among the {n} given; an uplift needs both arms of the experiment."
+            f"treatment has no {missing} users among the {n} given; an uplift needs both arms of the "
+            "experiment."
         )
 
 
@@ -175,7 +180,7 @@ class Curve:
     def _at(self, depths: np.ndarray) -> CurvePoint:
         scalar = depths.ndim == 0
         d = np.atleast_1d(depths)
-        upper = np.clip(np.searchsorted(self.k, d, side="left"), 1, self.k.size - 1)
+        upper = np.clip(_boundary_after(self.k, d), 1, self.k.size - 1)
         ends = np.stack([upper - 1, upper])
         k_ends = self.k[ends]
         weight = (d - k_ends[0]) / (k_ends[1] - k_ends[0])
@@ -191,7 +196,10 @@ class Curve:
             conversions = interpolate(_uplift(k_ends, n_t, n_c, self.conv_t[ends], self.conv_c[ends]))
         if scalar:
             return CurvePoint(
-                float(d[0]), float(uplift[0]), float(se[0]), None if conversions is None else float(conversions[0])
+                float(d[0]),
+                float(uplift[0]),
+                float(se[0]),
+                None if conversions is None else float(conversions[0]),
             )
         return CurvePoint(d, uplift, se, conversions)
 
@@ -209,8 +217,40 @@ class Curve:
         spends = np.asarray(spend, dtype=np.float64)
         if not np.all(np.isfinite(spends)) or np.any(spends < 0):
             raise DataError(f"spend must be a finite amount >= 0; got {spend!r}.")
-        depth = np.interp(spends, self.cum_cost, self.k)
-        return float(depth) if depth.ndim == 0 else depth
+        depth = self._depth_at_cost(np.atleast_1d(spends))
+        return float(depth[0]) if spends.ndim == 0 else depth
+
+    def _depth_at_cost(self, spends: np.ndarray) -> np.ndarray:
+        assert self.cum_cost is not None
+        return _interpolate(spends, self.cum_cost, self.k)
+
+    def _cost_at_depth(self, depths: np.ndarray) -> np.ndarray:
+        assert self.cum_cost is not None
+        upper = np.clip(_boundary_after(self.k, depths), 1, self.k.size - 1)
+        k0, k1 = self.k[upper - 1], self.k[upper]
+        c0, c1 = self.cum_cost[upper - 1], self.cum_cost[upper]
+        return c0 + (depths - k0) / (k1 - k0) * (c1 - c0)
+
+
+def _boundary_after(k: np.ndarray, depths: np.ndarray, side: str = "left") -> np.ndarray:
+    """``np.searchsorted(k, depths, side)`` for real depths, searching with integers.
+
+    Searching the int64 ``k`` with float depths would first cast all of ``k`` to float: an O(n) copy on
+    the slider's path. For integer ``k``, ``k >= d`` iff ``k >= ceil(d)`` and ``k > d`` iff
+    ``k > floor(d)``.
+    """
+    if side == "left":
+        return np.searchsorted(k, np.ceil(depths).astype(np.int64), side="left")
+    return np.searchsorted(k, np.floor(depths).astype(np.int64), side="right")
+
+
+def _interpolate(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp`` for increasing float64 ``xp`` by binary search only (np.interp casts ``fp`` to
+    float64 first, an O(n) copy for the int64 depths); clamps outside ``[xp[0], xp[-1]]``."""
+    upper = np.clip(np.searchsorted(xp, x, side="left"), 1, xp.size - 1)
+    x0, x1 = xp[upper - 1], xp[upper]
+    weight = np.clip((x - x0) / (x1 - x0), 0.0, 1.0)
+    return fp[upper - 1] + weight * (fp[upper] - fp[upper - 1])
 
 
 def _uplift(k, n_t, n_c, sum_t, sum_c) -> np.ndarray:
@@ -732,7 +772,8 @@ def _policy_inputs(
     share = np.asarray(propensity, dtype=np.float64)
     if share.ndim not in (0, 1) or (share.ndim == 1 and share.shape[0] != outcome.shape[0]):
         raise DataError(
-            f"propensity must be one number or one value per user ({outcome.shape[0]}); got shape {share.shape}."
+            f"propensity must be one number or one value per user ({outcome.shape[0]}); "
+            f"got shape {share.shape}."
         )
     if not np.all((share > 0) & (share < 1)):
         raise DataError(
