@@ -34,7 +34,8 @@ def _as_float_array(name: str, values: npt.ArrayLike, fix: str) -> np.ndarray:
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise DataError(
-            f"{name} has {bad.size} non-finite value(s) (first at row {bad[0]}: {array[bad[0]]}); {fix}."
+            f"{name} has {bad.size} non-finite value(s) (first at row {bad[0]}: "
+            f"{array[bad[0]].item()}); {fix}."
         )
     return array
 
@@ -58,7 +59,7 @@ def _as_binary(name: str, values: npt.ArrayLike, fix: str) -> np.ndarray:
     bad = np.flatnonzero((array != 0) & (array != 1))
     raise DataError(
         f"{name} must be 0/1; found {bad.size} other value(s) (first at row {bad[0]}: "
-        f"{array[bad[0]]!r}). {fix}."
+        f"{array[bad[0]].item()!r}). {fix}."
     )
 
 
@@ -402,7 +403,7 @@ def build_curve(
         bad = np.flatnonzero(costs <= 0)
         raise DataError(
             f"cost must be > 0 for every user; found {bad.size} value(s) <= 0 (first at row {bad[0]}: "
-            f"{costs[bad[0]]}). Give free contacts a small positive cost or leave them out."
+            f"{costs[bad[0]].item()}). Give free contacts a small positive cost or leave them out."
         )
     _check_both_arms(int(np.count_nonzero(treatment)), n)
 
