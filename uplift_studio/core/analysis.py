@@ -1,0 +1,243 @@
+"""``run_analysis(experiment, settings) -> Analysis``: the one expensive step, and the cheap reads after it.
+
+Everything that costs time (cross-fitted scores, one sort per strategy, cumulative sums, deciles,
+segments, coefficients) happens here, once. The result is frozen and shared by every browser session;
+a budget change is :meth:`Analysis.at_budget`: a binary search and a few array reads per strategy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import polars as pl
+
+from uplift_studio import __version__
+from uplift_studio.core import budget as budget_math
+from uplift_studio.core.cache import cache_key, cached
+from uplift_studio.core.data import COST, Experiment
+from uplift_studio.core.errors import DataError
+from uplift_studio.core.evaluate import Curve, build_curve, decile_table, qini_auc_score, uplift_auc_score
+from uplift_studio.core.learners import ModelSettings, Scores, cross_fit
+from uplift_studio.core.segments import (
+    DensityGrid,
+    SegmentThresholds,
+    agreement,
+    classify,
+    density_grid,
+    segment_table,
+)
+
+STRATEGIES = ("random", "probability", "uplift", "oracle")
+DEFAULT_BUDGET = 100_000.0
+DEFAULT_COST_PER_CONTACT = 2.0
+Progress = Callable[[int, int], None]
+
+
+def versions() -> dict[str, str]:
+    out = {"uplift_studio": __version__}
+    for name, dist in (
+        ("xgboost", "xgboost-cpu"),
+        ("polars", "polars"),
+        ("numpy", "numpy"),
+        ("scikit-learn", "scikit-learn"),
+    ):
+        try:
+            out[name] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = importlib.metadata.version(name) if name == "xgboost" else "unknown"
+    return out
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What decides an analysis (hashable: it keys the cache). Budget and cost per contact do not: they
+    are read at slider speed from the finished analysis."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    population: int | None = None  # campaign size; default: the experiment's number of users
+
+    def as_dict(self) -> dict:
+        return {"model": self.model.as_dict(), "population": self.population}
+
+
+@dataclass(frozen=True)
+class StrategyResult:
+    """One strategy at one budget: observed figures projected to the campaign, and the truth if known."""
+
+    strategy: str
+    budget: budget_math.BudgetResult
+    true_incremental_revenue: float | None
+
+    def __getattr__(self, name: str):
+        return getattr(self.budget, name)
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """Everything the app and the reports read; frozen numpy arrays and polars frames."""
+
+    source: str
+    fingerprint: str
+    n_users: int
+    n_evaluation: int
+    treated_share: float
+    population: int
+    settings: AnalysisSettings
+    scores: Scores
+    curves: dict[str, Curve]
+    truth_cumulative: dict[str, np.ndarray] | None  # per strategy, true incremental revenue at curve points
+    deciles: dict[str, pl.DataFrame]
+    metrics: dict[str, dict[str, float]]
+    segments: pl.DataFrame
+    segment_agreement: pl.DataFrame | None
+    density: DensityGrid
+    thresholds: SegmentThresholds
+    per_user_cost: bool
+    notes: tuple[str, ...]
+    versions: dict[str, str]
+    created: str
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        return tuple(self.curves)
+
+    @property
+    def has_truth(self) -> bool:
+        return self.truth_cumulative is not None
+
+    @property
+    def scale(self) -> float:
+        """Campaign users each evaluation user stands for."""
+        return self.population / self.n_evaluation
+
+    def _cost(self, cost_per_contact: float | None) -> float | None:
+        return None if self.per_user_cost else cost_per_contact
+
+    def at_budget(
+        self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
+    ) -> dict[str, StrategyResult]:
+        """Every strategy at ``budget``: binary searches and array reads, no refit and no sort."""
+        results = {}
+        for name, curve in self.curves.items():
+            result = budget_math.at_budget(
+                curve, budget, cost_per_contact=self._cost(cost_per_contact), population=self.population
+            )
+            truth = None
+            if self.truth_cumulative is not None:
+                truth = float(np.interp(result.depth, curve.k, self.truth_cumulative[name])) * self.scale
+            results[name] = StrategyResult(name, result, truth)
+        return results
+
+    def frontier(
+        self, budgets: np.ndarray, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
+    ) -> dict[str, pl.DataFrame]:
+        return {
+            name: budget_math.frontier(
+                curve, budgets, cost_per_contact=self._cost(cost_per_contact), population=self.population
+            )
+            for name, curve in self.curves.items()
+        }
+
+    def break_even_budget(
+        self, strategy: str = "uplift", cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
+    ) -> float:
+        return budget_math.break_even_budget(
+            self.curves[strategy], cost_per_contact=self._cost(cost_per_contact), population=self.population
+        )
+
+    def max_budget(self, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> float:
+        """The spend that contacts the whole campaign population."""
+        curve = next(iter(self.curves.values()))
+        if self.per_user_cost:
+            return float(curve.cum_cost[-1]) * self.scale
+        return float(self.population) * float(cost_per_contact)
+
+
+def _truth_at_points(curve: Curve, order: np.ndarray, true_value: np.ndarray) -> np.ndarray:
+    cumulative = np.concatenate([[0.0], np.cumsum(true_value[order])])
+    return cumulative[curve.k]
+
+
+def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progress | None) -> Analysis:
+    scores = cross_fit(experiment, settings.model, progress)
+    mask = scores.evaluation
+    n_eval = int(mask.sum())
+    treatment = experiment.treatment[mask]
+    revenue = experiment.revenue[mask].astype(np.float64)
+    converted = experiment.converted[mask]
+    cost = experiment.column(COST)[mask] if experiment.has_cost else None
+    population = settings.population or experiment.n_users
+    if population <= 0:
+        raise DataError(f"the campaign population must be a positive number of users, got {population}.")
+    true_value = None
+    if experiment.truth is not None:
+        true_value = experiment.truth["true_incremental_revenue"].to_numpy()[mask]
+
+    curves: dict[str, Curve] = {}
+    truth_cumulative: dict[str, np.ndarray] | None = {} if true_value is not None else None
+    deciles, metrics = {}, {}
+    for name, score in scores.strategies().items():
+        score = score[mask]
+        curve = build_curve(revenue, score, treatment, conversions=converted, cost=cost)
+        curves[name] = curve
+        if truth_cumulative is not None:
+            truth_cumulative[name] = _truth_at_points(curve, budget_math.contact_order(score, cost), true_value)
+        deciles[name] = decile_table(curve)
+        metrics[name] = {
+            "qini_coefficient": float(qini_auc_score(revenue, score, treatment)),
+            "auuc": float(uplift_auc_score(revenue, score, treatment)),
+        }
+
+    control_rate = float(converted[treatment == 0].mean())
+    thresholds = SegmentThresholds.from_control_rate(control_rate)
+    p_control, p_treated = scores.p_control[mask], scores.p_treated[mask]
+    codes = classify(p_control, p_treated, thresholds)
+    segments = segment_table(codes, treatment, revenue, population_scale=population / n_eval)
+    segment_agreement = None
+    if experiment.truth is not None:
+        segment_agreement = agreement(codes, experiment.truth["segment"].filter(pl.Series(mask)))
+
+    return Analysis(
+        source=experiment.source,
+        fingerprint=experiment.fingerprint,
+        n_users=experiment.n_users,
+        n_evaluation=n_eval,
+        treated_share=float(experiment.treatment.mean()),
+        population=int(population),
+        settings=settings,
+        scores=scores,
+        curves=curves,
+        truth_cumulative=truth_cumulative,
+        deciles=deciles,
+        metrics=metrics,
+        segments=segments,
+        segment_agreement=segment_agreement,
+        density=density_grid(p_control, p_treated),
+        thresholds=thresholds,
+        per_user_cost=cost is not None,
+        notes=experiment.notes,
+        versions=versions(),
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def run_analysis(
+    experiment: Experiment,
+    settings: AnalysisSettings = AnalysisSettings(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> Analysis:
+    """Fit, score out of sample, and precompute every strategy's curve; cached on disk by content hash."""
+    key = cache_key(
+        "analysis", __version__, versions(), experiment.fingerprint, experiment.source, experiment.features, settings
+    )
+    return cached(key, lambda: _analyse(experiment, settings, progress), enabled=use_cache)
+
+
+def settings_dict(analysis: Analysis) -> dict:
+    return {**asdict(analysis.settings), "model": analysis.settings.model.as_dict()}

@@ -1,0 +1,151 @@
+"""The report at one budget: the JSON of design section 7, a readable table, and the executive sentence."""
+
+from __future__ import annotations
+
+import math
+
+from uplift_studio.core.analysis import Analysis, StrategyResult
+
+LABELS = {"random": "random", "probability": "conversion probability", "uplift": "uplift", "oracle": "oracle (truth)"}
+
+
+def _money(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e6:
+        return f"{sign}${value / 1e6:,.2f}M"
+    if value >= 1e4:
+        return f"{sign}${value / 1e3:,.0f}k"
+    return f"{sign}${value:,.0f}"
+
+
+def lift_over_probability(results: dict[str, StrategyResult]) -> float | None:
+    """Relative gain of uplift targeting over conversion-probability targeting, in incremental revenue."""
+    if "uplift" not in results or "probability" not in results:
+        return None
+    base = results["probability"].incremental_revenue
+    if base <= 0:
+        return None
+    return results["uplift"].incremental_revenue / base - 1.0
+
+
+def share_of_oracle(results: dict[str, StrategyResult]) -> float | None:
+    """Uplift's true incremental revenue as a share of the oracle's (simulated data only)."""
+    if "oracle" not in results or results["oracle"].true_incremental_revenue in (None, 0):
+        return None
+    uplift = results["uplift"].true_incremental_revenue
+    return None if uplift is None else uplift / results["oracle"].true_incremental_revenue
+
+
+def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
+    """Design section 7's keys exactly (add, never rename)."""
+    results = analysis.at_budget(budget, cost_per_contact)
+    any_result = next(iter(results.values()))
+    payload = {
+        "n_users": analysis.n_users,
+        "population": analysis.population,
+        "treated_share": analysis.treated_share,
+        "budget": float(budget),
+        "cost_per_contact": None if analysis.per_user_cost else float(cost_per_contact),
+        "contacts": float(any_result.contacts),
+        "spend": float(any_result.spend),
+        "strategies": {
+            name: {
+                "incremental_revenue": r.incremental_revenue,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "incremental_conversions": r.incremental_conversions,
+                "roi": r.roi,
+                "net": r.net,
+            }
+            for name, r in results.items()
+        },
+        "metrics": {
+            name: {"qini_coefficient": m["qini_coefficient"], "auuc": m["auuc"]} for name, m in analysis.metrics.items()
+        },
+        "settings": {
+            **analysis.settings.as_dict(),
+            "source": analysis.source,
+            "fingerprint": analysis.fingerprint,
+            "n_evaluation": analysis.n_evaluation,
+            "per_user_cost": analysis.per_user_cost,
+        },
+        "versions": analysis.versions,
+    }
+    if analysis.has_truth:
+        payload["truth"] = {name: {"incremental_revenue": r.true_incremental_revenue} for name, r in results.items()}
+    payload["lift_over_probability"] = lift_over_probability(results)
+    payload["share_of_oracle"] = share_of_oracle(results)
+    payload["break_even_budget"] = analysis.break_even_budget("uplift", cost_per_contact)
+    payload["contacted_everyone"] = bool(any_result.contacted_everyone)
+    return payload
+
+
+def executive_sentence(analysis: Analysis, budget: float, cost_per_contact: float | None) -> str:
+    """One plain-language sentence with the headline and its uncertainty."""
+    results = analysis.at_budget(budget, cost_per_contact)
+    uplift = results["uplift"]
+    text = (
+        f"Contacting the {uplift.contacts:,.0f} customers the uplift model ranks highest costs "
+        f"{_money(uplift.spend)} and brings an estimated {_money(uplift.incremental_revenue)} of extra revenue "
+        f"(95% interval {_money(uplift.ci_low)} to {_money(uplift.ci_high)}), a return of {uplift.roi:.1f}x"
+    )
+    lift = lift_over_probability(results)
+    if lift is not None:
+        probability = results["probability"]
+        text += (
+            f", against {_money(probability.incremental_revenue)} ({probability.roi:.1f}x) when targeting "
+            f"those most likely to buy ({lift:+.0%})"
+        )
+    text += "."
+    if uplift.contacted_everyone:
+        text += " The budget covers every customer, so every strategy contacts everyone."
+    if uplift.ci_low <= 0:
+        text += " The interval includes zero: the experiment cannot rule out that the campaign adds nothing."
+    return text
+
+
+def format_report(analysis: Analysis, budget: float, cost_per_contact: float | None) -> str:
+    """The readable table of the report command."""
+    results = analysis.at_budget(budget, cost_per_contact)
+    any_result = next(iter(results.values()))
+    cost_text = "per-user costs" if analysis.per_user_cost else f"${cost_per_contact:,.2f} per contact"
+    lines = [
+        f"Uplift Studio report: {analysis.source}",
+        f"{analysis.n_users:,} users ({analysis.n_evaluation:,} scored out of sample), campaign population "
+        f"{analysis.population:,}; budget {_money(budget)} at {cost_text}.",
+        "",
+        f"{'strategy':<24}{'contacts':>10}{'spend':>11}{'incr. revenue':>15}{'95% interval':>26}{'ROI':>7}"
+        f"{'net':>12}" + (f"{'truth':>12}" if analysis.has_truth else ""),
+    ]
+    for name, r in results.items():
+        interval = f"[{_money(r.ci_low)}, {_money(r.ci_high)}]"
+        row = (
+            f"{LABELS.get(name, name):<24}{r.contacts:>10,.0f}{_money(r.spend):>11}{_money(r.incremental_revenue):>15}"
+            f"{interval:>26}{r.roi:>6.2f}x{_money(r.net):>12}"
+        )
+        if analysis.has_truth:
+            row += f"{_money(r.true_incremental_revenue):>12}"
+        lines.append(row)
+    lines.append("")
+    lift = lift_over_probability(results)
+    if lift is not None:
+        lines.append(f"Uplift over probability targeting: {lift:+.1%} incremental revenue.")
+    oracle_share = share_of_oracle(results)
+    if oracle_share is not None:
+        lines.append(f"Uplift strategy's share of the oracle (true value): {oracle_share:.1%}.")
+    qini = ", ".join(
+        f"{name} {m['qini_coefficient']:.3f}"
+        for name, m in analysis.metrics.items()
+        if math.isfinite(m["qini_coefficient"])
+    )
+    lines.append(f"Qini coefficients: {qini}.")
+    lines.append(
+        "Break-even budget (marginal ROI falls to 1) for uplift targeting: "
+        f"{_money(analysis.break_even_budget('uplift', cost_per_contact))}."
+    )
+    if any_result.contacted_everyone:
+        lines.append("The budget exceeds the cost of contacting everyone: every strategy contacts all users.")
+    lines += ["", executive_sentence(analysis, budget, cost_per_contact)]
+    lines += [f"Note: {note}" for note in analysis.notes]
+    return "\n".join(lines)
