@@ -243,6 +243,13 @@ def test_at_has_no_sort_and_accepts_scalars_and_arrays() -> None:
     assert isinstance(curve.at(10).uplift, float)
 
 
+def test_interpolate_reads_any_boundary_aligned_array() -> None:
+    curve = curve_of(TWO_GROUPS)
+    values = np.array([0.0, 10.0, 40.0])
+    assert curve.interpolate(values, 1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(curve.interpolate(values, np.array([0.0, 3.5, 5.0])), [0, 25, 40])
+
+
 def test_at_rejects_depths_outside_the_evaluation_users() -> None:
     curve = curve_of(TWO_GROUPS)
     with pytest.raises(DataError, match="depth must be a number of users between 0 and n = 5"):

@@ -204,6 +204,16 @@ class Curve:
             )
         return CurvePoint(d, uplift, se, conversions)
 
+    def interpolate(self, values: np.ndarray, depth: npt.ArrayLike) -> _Depth:
+        """Any array aligned with the boundaries (one value per entry of ``k``) read at real depths.
+
+        Linear between boundaries, by binary search: ``np.interp(depth, curve.k, values)`` gives the same
+        numbers but first casts all of ``k`` to float, an O(n) copy on every call.
+        """
+        depths = np.asarray(depth, dtype=np.float64)
+        result = _interpolate_at_depths(self.k, np.asarray(values), np.atleast_1d(depths))
+        return float(result[0]) if depths.ndim == 0 else result
+
     def at_cost(self, spend: npt.ArrayLike) -> _Depth:
         """Depth (evaluation users) at which the cumulative evaluation cost reaches ``spend``.
 
@@ -227,10 +237,13 @@ class Curve:
 
     def _cost_at_depth(self, depths: np.ndarray) -> np.ndarray:
         assert self.cum_cost is not None
-        upper = np.clip(_boundary_after(self.k, depths), 1, self.k.size - 1)
-        k0, k1 = self.k[upper - 1], self.k[upper]
-        c0, c1 = self.cum_cost[upper - 1], self.cum_cost[upper]
-        return c0 + (depths - k0) / (k1 - k0) * (c1 - c0)
+        return _interpolate_at_depths(self.k, self.cum_cost, depths)
+
+
+def _interpolate_at_depths(k: np.ndarray, values: np.ndarray, depths: np.ndarray) -> np.ndarray:
+    upper = np.clip(_boundary_after(k, depths), 1, k.size - 1)
+    k0, k1 = k[upper - 1], k[upper]
+    return values[upper - 1] + (depths - k0) / (k1 - k0) * (values[upper] - values[upper - 1])
 
 
 def _boundary_after(k: np.ndarray, depths: np.ndarray, side: str = "left") -> np.ndarray:
