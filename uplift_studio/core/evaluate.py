@@ -436,7 +436,6 @@ def build_curve(
     np.bitwise_and(tags, 1, out=counts[1:])
     treated = counts[1:].astype(np.bool_)
     n_t = sums.read(counts)
-    n_c = k - n_t
     del counts
 
     conv_t = conv_c = None
@@ -463,7 +462,9 @@ def build_curve(
         cum_cost = sums.read(spend)
         del spend
 
-    values = np.take(outcome, rows, mode="clip")
+    values_buffer = np.empty(n + 1, dtype=np.float64)
+    values = values_buffer[1:]
+    np.take(outcome, rows, out=values, mode="clip")
     del rows, tags
     squares = sums.buffer(np.complex128)
     _split_by_arm(values, treated, squares[1:])
@@ -474,6 +475,12 @@ def build_curve(
     _split_by_arm(values, treated, totals[1:])
     del values, treated
     totals = sums.read(totals)
+    if sums.all_distinct:
+        # the outcomes are summed: their buffer has exactly the size of n_c, so n_c costs no new memory
+        n_c = np.subtract(k, n_t, out=values_buffer.view(np.int64))
+    else:
+        n_c = k - n_t
+    del values_buffer
     sum_t, sum_c, sumsq_t, sumsq_c = totals.real, totals.imag, squares.real, squares.imag
     del sums, totals, squares
 
