@@ -112,7 +112,8 @@ class Curve:
     All arrays have length ``m + 1`` (``m`` tie groups) and start with a 0 point: ``k[0] = 0`` and
     ``k[-1] = n``. Entry ``j`` sums the users of the first ``j`` tie groups. ``conv_t``/``conv_c`` are
     None when no conversions were given; ``cum_cost`` is None when costs are uniform (the ranking is then
-    by score; with per-user costs it is by score per unit of cost). Arrays are read-only.
+    by score; with per-user costs it is by score per unit of cost). Arrays are read-only; the treated and
+    control sums may be the real and imaginary parts of one complex array (strided views).
     """
 
     k: np.ndarray
@@ -134,7 +135,10 @@ class Curve:
     @property
     def total_uplift(self) -> float:
         """The observed total effect ``(mean_T - mean_C) * n``: where every uplift curve ends."""
-        return float(self.uplift_points()[-1:][0])
+        last = np.array([self.k.size - 1])
+        return float(
+            _uplift(self.k[last], self.n_t[last], self.n_c[last], self.sum_t[last], self.sum_c[last])[0]
+        )
 
     # -- full curves (O(m): for plots and areas, not for the slider) -------------------------------------
 
