@@ -12,9 +12,10 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
-from uplift_studio.core.data import ColumnMap, DataWarning, Experiment, load_experiment
+from uplift_studio.core.data import COST, ID, ColumnMap, DataWarning, Experiment, load_experiment, read_table
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.readout import ab_readout, format_readout
 from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
@@ -106,6 +107,53 @@ def write_json(payload: dict, path: Path) -> None:
         raise _unwritable(path, exc) from exc
 
 
+def add_economics_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("economics and models")
+    group.add_argument("--budget", type=float, default=100_000.0, help="campaign budget in $ (default %(default)s)")
+    group.add_argument(
+        "--cost-per-contact", type=float, default=2.0, help="cost of one contact in $ (default %(default)s)"
+    )
+    group.add_argument("--population", type=int, help="users the campaign targets (default: the experiment's size)")
+    group.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default %(default)s)")
+    group.add_argument("--holdout", type=float, help="evaluate on one held-out share instead of K folds (e.g. 0.3)")
+    group.add_argument("--n-estimators", type=int, help="boosting rounds per model (default: the measured default)")
+    group.add_argument("--no-cache", action="store_true", help="recompute instead of reading the disk cache")
+
+
+def analysis_settings(args: argparse.Namespace):
+    from uplift_studio.core.analysis import AnalysisSettings
+    from uplift_studio.core.learners import ModelSettings
+
+    model = {"folds": args.folds, "holdout": args.holdout, "seed": args.seed}
+    if args.n_estimators is not None:
+        model["n_estimators"] = args.n_estimators
+    try:
+        return AnalysisSettings(model=ModelSettings(**model), population=args.population)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"bad model setting: {exc}") from exc
+
+
+def _check_economics(args: argparse.Namespace) -> None:
+    for flag, value in (("--budget", args.budget), ("--cost-per-contact", args.cost_per_contact)):
+        if not np.isfinite(value) or value <= 0:
+            raise DataError(f"{flag} must be a positive amount, got {value}.")
+    if args.population is not None and args.population <= 0:
+        raise DataError(f"--population must be a positive number of users, got {args.population}.")
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"fitting models: fold {done} of {total}", file=sys.stderr, flush=True)
+
+
+def analysis_from_args(args: argparse.Namespace):
+    from uplift_studio.core.analysis import run_analysis
+
+    _check_economics(args)
+    experiment = experiment_from_args(args)
+    analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
+    return experiment, analysis
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     experiment = experiment_from_args(args)
     write_frame(experiment.frame, args.out)
@@ -125,6 +173,114 @@ def cmd_describe(args: argparse.Namespace) -> int:
         )
     if args.json is not None:
         write_json(readout.to_dict(), args.json)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from uplift_studio.core.analysis import run_analysis
+    from uplift_studio.core.data import CONVERTED, REVENUE, TREATMENT
+
+    experiment = experiment_from_args(args)
+    analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
+    outcomes = experiment.frame.select(ID, TREATMENT, CONVERTED, REVENUE)
+    scores = analysis.scores.to_frame().drop(ID)
+    write_frame(outcomes.hstack(scores), args.out)
+    print(f"wrote out-of-sample scores of {analysis.n_evaluation:,} users to {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from uplift_studio.core.report import format_report, report_dict
+
+    _, analysis = analysis_from_args(args)
+    print(format_report(analysis, args.budget, args.cost_per_contact))
+    if args.json is not None:
+        write_json(report_dict(analysis, args.budget, args.cost_per_contact), args.json)
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from uplift_studio.core.budget import contacts_under_budget
+    from uplift_studio.core.learners import fit_final
+
+    _check_economics(args)
+    experiment = experiment_from_args(args)
+    if args.score_file is None:
+        from uplift_studio.core.analysis import run_analysis
+
+        analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
+        scored = (
+            experiment.frame.select(ID, *([COST] if experiment.has_cost else []))
+            .hstack(analysis.scores.to_frame().drop(ID))
+            .filter(pl.Series(analysis.scores.evaluation))
+        )
+    else:
+        customers = read_table(args.score_file)
+        missing = [name for name in experiment.features if name not in customers.columns]
+        if missing:
+            raise DataError(
+                f"{args.score_file}: the feature column(s) {', '.join(map(repr, missing))} of the experiment are "
+                "missing. New customers need the same features the models were trained on."
+            )
+        learner = fit_final(experiment, analysis_settings(args).model, progress=_progress)
+        ids = (
+            customers.get_column(args.id)
+            if args.id in customers.columns
+            else pl.Series(np.arange(1, customers.height + 1))
+        )
+        scored = learner.score_frame(customers.select(experiment.features)).insert_column(0, ids.alias(ID))
+        if args.cost is not None:
+            if args.cost not in customers.columns:
+                raise DataError(f"{args.score_file}: the cost column {args.cost!r} is missing.")
+            scored = scored.insert_column(1, customers.get_column(args.cost).cast(pl.Float64).alias(COST))
+    per_user = COST in scored.columns
+    contact = contacts_under_budget(
+        scored["expected_incremental_revenue"].to_numpy(),
+        args.budget,
+        cost=scored[COST].to_numpy() if per_user else None,
+        cost_per_contact=None if per_user else args.cost_per_contact,
+    )
+    keep = [ID, "expected_incremental_revenue", "uplift", "p_treated", "p_control", "order_value"]
+    contacts = (
+        scored[contact.rows]
+        .select([c for c in keep if c in scored.columns] + ([COST] if per_user else []))
+        .with_columns(
+            rank=pl.int_range(1, contact.contacts + 1),
+            score=pl.col("expected_incremental_revenue"),
+            cumulative_spend=pl.Series(contact.cumulative_spend),
+        )
+        .select("rank", ID, "score", pl.exclude("rank", ID, "score"))
+    )
+    write_frame(contacts, args.out)
+    print(
+        f"wrote {contact.contacts:,} contacts (spend ${contact.spend:,.2f} of ${args.budget:,.2f}) to {args.out}"
+        + (" - the budget covers everyone" if contact.contacts == scored.height else "")
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from uplift_studio.app.snapshot import write_snapshot
+
+    _, analysis = analysis_from_args(args)
+    path = write_snapshot(analysis, args.out, args.budget, args.cost_per_contact)
+    print(f"wrote the snapshot to {path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from uplift_studio.app.dashboard import serve
+
+    _check_economics(args)
+    experiment = experiment_from_args(args)
+    serve(
+        experiment,
+        settings=analysis_settings(args),
+        budget=args.budget,
+        cost_per_contact=args.cost_per_contact,
+        port=args.port,
+        show=args.show,
+    )
     return 0
 
 
@@ -151,6 +307,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     describe.add_argument("--json", type=Path, help="also write the readout as JSON")
     describe.set_defaults(handler=cmd_describe)
+
+    def analysis_command(name: str, help_text: str, handler) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        add_data_options(sub)
+        add_economics_options(sub)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    score = analysis_command("score", "out-of-sample scores per user, every strategy", cmd_score)
+    score.add_argument("--out", type=Path, required=True, help="scores file (.parquet or .csv)")
+    report = analysis_command("report", "strategies compared under the budget, with intervals", cmd_report)
+    report.add_argument("--json", type=Path, help="also write design section 7's JSON")
+    targets = analysis_command("targets", "the customers to contact under the budget, in order", cmd_targets)
+    targets.add_argument("--out", type=Path, required=True, help="contact list (.csv or .parquet)")
+    targets.add_argument("--score-file", type=Path, help="new customers to score with the final models")
+    export = analysis_command("export", "the executive snapshot: one offline HTML file", cmd_export)
+    export.add_argument("--out", type=Path, required=True, help="snapshot file (.html)")
+    serve = analysis_command("serve", "the analyst's app in the browser", cmd_serve)
+    serve.add_argument("--port", type=int, default=5006, help="port (default %(default)s)")
+    serve.add_argument("--show", action="store_true", help="open a browser tab")
     return parser
 
 

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+
+import uplift_studio.core.analysis as analysis_module
+from uplift_studio.core.analysis import AnalysisSettings, run_analysis
+from uplift_studio.core.budget import at_budget
+from uplift_studio.core.errors import DataError
+from uplift_studio.core.learners import ModelSettings
+from uplift_studio.core.simulate import simulate_campaign
+
+FAST = AnalysisSettings(model=ModelSettings(n_estimators=60, folds=3))
+
+
+@pytest.fixture(scope="module")
+def campaign():
+    return simulate_campaign(8_000, seed=21)
+
+
+@pytest.fixture(scope="module")
+def analysis(campaign):
+    return run_analysis(campaign, FAST, use_cache=False)
+
+
+def test_every_strategy_has_a_curve_over_all_out_of_sample_users(analysis):
+    assert analysis.strategies == ("random", "probability", "uplift", "oracle")
+    for curve in analysis.curves.values():
+        assert curve.k[-1] == analysis.n_evaluation == 8_000
+    assert analysis.has_truth
+
+
+def test_at_budget_is_the_budget_module_on_the_stored_curves(analysis):
+    results = analysis.at_budget(3_000, 2.0)
+    for name, result in results.items():
+        direct = at_budget(analysis.curves[name], 3_000, cost_per_contact=2.0, population=analysis.population)
+        assert result.budget == direct
+        assert result.spend <= 3_000
+    assert results["uplift"].contacts == 1_500
+
+
+def test_truth_at_budget_is_the_sum_of_true_value_of_the_contacted(analysis, campaign):
+    # 1,500 contacts out of 8,000: the oracle's truth is the sum of the 1,500 largest true values.
+    result = analysis.at_budget(3_000, 2.0)["oracle"]
+    true_value = np.sort(campaign.truth["true_incremental_revenue"].to_numpy())[::-1]
+    assert result.true_incremental_revenue == pytest.approx(true_value[:1_500].sum(), rel=1e-9)
+
+
+def test_population_scales_the_projection(campaign, analysis):
+    bigger = run_analysis(campaign, AnalysisSettings(model=FAST.model, population=80_000), use_cache=False)
+    small, large = analysis.at_budget(3_000, 2.0)["uplift"], bigger.at_budget(30_000, 2.0)["uplift"]
+    assert large.contacts == 10 * small.contacts
+    assert large.incremental_revenue == pytest.approx(10 * small.incremental_revenue, rel=1e-9)
+    assert large.roi == pytest.approx(small.roi, rel=1e-9)
+
+
+def test_same_seed_same_numbers_bit_for_bit(campaign, analysis):
+    again = run_analysis(campaign, FAST, use_cache=False)
+    for name in analysis.strategies:
+        assert np.array_equal(again.curves[name].sum_t, analysis.curves[name].sum_t)
+        assert again.at_budget(3_000, 2.0)[name] == analysis.at_budget(3_000, 2.0)[name]
+
+
+def test_disk_cache_returns_the_same_analysis_without_refitting(campaign, tmp_path, monkeypatch):
+    monkeypatch.setenv("UPLIFT_STUDIO_CACHE", str(tmp_path))
+    fits = []
+    real = analysis_module.cross_fit
+    monkeypatch.setattr(analysis_module, "cross_fit", lambda *a, **k: fits.append(1) or real(*a, **k))
+    first = run_analysis(campaign, FAST)
+    second = run_analysis(campaign, FAST)
+    assert len(fits) == 1
+    assert second.at_budget(3_000, 2.0)["uplift"] == first.at_budget(3_000, 2.0)["uplift"]
+    run_analysis(campaign, AnalysisSettings(model=ModelSettings(n_estimators=61, folds=3)))
+    assert len(fits) == 2, "other settings are another cache entry"
+
+
+def test_bad_budget_is_a_data_error(analysis):
+    with pytest.raises(DataError, match="budget"):
+        analysis.at_budget(0, 2.0)
+    with pytest.raises(DataError, match="cost"):
+        analysis.at_budget(1_000, -1.0)
+
+
+def test_budget_above_everyone_contacts_everyone(analysis):
+    result = analysis.at_budget(1e9, 2.0)["uplift"]
+    assert result.contacted_everyone
+    assert result.contacts == analysis.population
+    assert result.spend == pytest.approx(2.0 * analysis.population)
+
+
+def test_segments_cover_every_user_and_agree_with_truth_better_than_chance(analysis):
+    assert analysis.segments["users"].sum() == analysis.n_evaluation
+    agreement = analysis.segment_agreement
+    persuadable_row = agreement.filter(agreement["true"] == "persuadable")
+    # The model calls most true persuadables persuadable (chance would be their 56% base share at best).
+    assert persuadable_row["persuadable"].item() / persuadable_row.drop("true").sum_horizontal().item() > 0.6
+    assert analysis.density.total == analysis.n_evaluation
