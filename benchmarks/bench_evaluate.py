@@ -9,10 +9,15 @@ Run: python benchmarks/bench_evaluate.py
 - Peak extra memory of build_curve at 1e7 users, as tracemalloc reports it (numpy reports its buffers to
   tracemalloc), the returned Curve included.
 - Median time of ``budget.at_budget`` over 1,000 random budgets at 150,000 and 10,000,000 users.
+- Median time of ``Analysis.at_budget`` (every strategy, truth included: what one slider tick reads) over
+  1,000 random budgets: at 150,000 users on the real default analysis (fitted once, then read from the disk
+  cache), and at 10,000,000 users on the same Analysis with its four curves and truth arrays replaced by
+  10,000,000-user ones (a full fit at that size is not what is measured here: the read is).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -20,7 +25,9 @@ from collections.abc import Callable
 import numpy as np
 
 from uplift_studio.core import budget
+from uplift_studio.core.analysis import Analysis, run_analysis
 from uplift_studio.core.evaluate import Curve, build_curve
+from uplift_studio.core.simulate import simulate_campaign
 
 COST_PER_CONTACT = 2.0
 
@@ -86,6 +93,33 @@ def slider_read_ms(curve: Curve, n_budgets: int = 1_000, seed: int = 1) -> float
     return float(np.median(times)) * 1e3
 
 
+def analysis_read_ms(analysis: Analysis, n_budgets: int = 1_000, seed: int = 2) -> float:
+    """Median milliseconds of Analysis.at_budget (all strategies) over random budgets."""
+    top = analysis.max_budget(COST_PER_CONTACT) * 1.1
+    budgets = np.random.default_rng(seed).uniform(1.0, top, n_budgets)
+    times = np.empty(n_budgets)
+    for i, amount in enumerate(budgets):
+        start = time.perf_counter()
+        analysis.at_budget(float(amount), COST_PER_CONTACT)
+        times[i] = time.perf_counter() - start
+    return float(np.median(times)) * 1e3
+
+
+def scaled_analysis(analysis: Analysis, n_users: int) -> Analysis:
+    """The same Analysis with every strategy's curve (and truth) rebuilt on ``n_users`` synthetic users."""
+    data = make_experiment(n_users)
+    rng = np.random.default_rng(3)
+    curves, truth = {}, {}
+    for name in analysis.strategies:
+        score = data["score"] if name != "random" else rng.random(n_users)
+        curve = build_curve(data["outcome"], score, data["treatment"], conversions=data["conversions"])
+        curves[name] = curve
+        truth[name] = np.linspace(0.0, 1.0, curve.k.size)
+    return dataclasses.replace(
+        analysis, curves=curves, truth_cumulative=truth, n_users=n_users, n_evaluation=n_users, population=n_users
+    )
+
+
 def main() -> None:
     build_curve(*(make_experiment(1_000)[key] for key in ("outcome", "score", "treatment")))  # warm up
     print("build_curve (revenue outcome, continuous scores) vs bare stable argsort + cumsums")
@@ -106,6 +140,10 @@ def main() -> None:
         )
         read_ms = slider_read_ms(curve)
         print(f"at_budget median over 1,000 random budgets, {n_users:>10,} users: {read_ms:.3f} ms")
+    analysis = run_analysis(simulate_campaign())
+    print(f"Analysis.at_budget (4 strategies) median,     150,000 users: {analysis_read_ms(analysis):.3f} ms")
+    large = scaled_analysis(analysis, 10_000_000)
+    print(f"Analysis.at_budget (4 strategies) median,  10,000,000 users: {analysis_read_ms(large):.3f} ms")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ class Analysis:
             )
             truth = None
             if self.truth_cumulative is not None:
-                truth = float(np.interp(result.depth, curve.k, self.truth_cumulative[name])) * self.scale
+                truth = curve.interpolate(self.truth_cumulative[name], result.depth) * self.scale
             results[name] = StrategyResult(name, result, truth)
         return results
 
