@@ -13,8 +13,11 @@ from uplift_studio.core.errors import DataError
 from uplift_studio.core.learners import ModelSettings, Scores, TLearner, cross_fit, fit_final
 from uplift_studio.core.simulate import simulate_campaign
 
+# One thread: scores do not depend on the thread count (a test below checks), and on a busy shared machine
+# two spinning OpenMP threads can make a fit ten times slower than one thread does.
+DEFAULT = ModelSettings(n_jobs=1)
 # Few rounds where the claim is about plumbing, not about how well the models rank.
-QUICK = ModelSettings(n_estimators=10)
+QUICK = ModelSettings(n_estimators=10, n_jobs=1)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +27,7 @@ def campaign():
 
 @pytest.fixture(scope="module")
 def scores(campaign):
-    return cross_fit(campaign, ModelSettings())
+    return cross_fit(campaign, DEFAULT)
 
 
 def _features(experiment):
@@ -80,7 +83,7 @@ def _transformed_outcome(frame):
     return frame[CONVERTED].to_numpy() * (treatment / share - (1 - treatment) / (1 - share))
 
 
-@pytest.mark.parametrize("settings", [ModelSettings(), ModelSettings(holdout=0.5)], ids=["5-fold", "holdout"])
+@pytest.mark.parametrize("settings", [DEFAULT, ModelSettings(holdout=0.5, n_jobs=1)], ids=["5-fold", "holdout"])
 def test_a_score_carries_no_information_on_the_users_own_noise_outcome(settings):
     noise = _noise_experiment(10_000, seed=2)
     y_star = _transformed_outcome(noise.frame)
@@ -93,7 +96,7 @@ def test_a_score_carries_no_information_on_the_users_own_noise_outcome(settings)
     assert abs(r_out) < tolerance
 
     # The same models scoring the users they were fitted on (measured r = 0.24) are caught by the check.
-    in_sample = _fit(noise, ModelSettings()).predict_uplift(_features(noise))
+    in_sample = _fit(noise, DEFAULT).predict_uplift(_features(noise))
     r_in = np.corrcoef(in_sample, y_star)[0, 1]
     assert r_in > 2 * tolerance
 
@@ -112,7 +115,7 @@ def test_every_user_is_scored_once_by_a_fold_stratified_on_arm_and_outcome(campa
 
 
 def test_holdout_scores_only_the_held_out_users(small_campaign):
-    scores = cross_fit(small_campaign, ModelSettings(n_estimators=10, holdout=0.3))
+    scores = cross_fit(small_campaign, ModelSettings(n_estimators=10, holdout=0.3, n_jobs=1))
     n = small_campaign.n_users
     assert scores.evaluation.sum() == pytest.approx(0.3 * n, abs=2)
     assert (scores.fold[scores.evaluation] == 0).all() and (scores.fold[~scores.evaluation] == -1).all()
@@ -145,9 +148,17 @@ def test_the_same_seed_gives_the_same_scores_bit_for_bit(small_campaign):
 
 def test_another_seed_gives_other_folds_and_scores(small_campaign):
     first = cross_fit(small_campaign, QUICK)
-    other = cross_fit(small_campaign, ModelSettings(n_estimators=10, seed=8))
+    other = cross_fit(small_campaign, ModelSettings(n_estimators=10, seed=8, n_jobs=1))
     for name in ("fold", "uplift", "expected_incremental_revenue", "random"):
         assert not np.array_equal(getattr(first, name), getattr(other, name)), name
+
+
+def test_the_thread_count_does_not_change_the_scores():
+    # n_jobs is part of the settings (a cache key); the scores must not depend on it.
+    campaign = simulate_campaign(20_000, seed=3)
+    one = cross_fit(campaign, ModelSettings(n_estimators=20, n_jobs=1))
+    two = cross_fit(campaign, ModelSettings(n_estimators=20, n_jobs=2))
+    assert np.array_equal(one.expected_incremental_revenue, two.expected_incremental_revenue)
 
 
 # --- the scikit-learn estimator contract -----------------------------------------------------------------
@@ -236,7 +247,7 @@ def test_category_levels_come_from_all_training_data_in_a_fixed_order(small_camp
 
 def test_revenue_t_learner_is_the_alternative_value_model(small_campaign):
     default = cross_fit(small_campaign, QUICK)
-    revenue = cross_fit(small_campaign, ModelSettings(n_estimators=10, value_model="revenue"))
+    revenue = cross_fit(small_campaign, ModelSettings(n_estimators=10, value_model="revenue", n_jobs=1))
     assert np.array_equal(default.uplift, revenue.uplift)
     assert not np.allclose(default.expected_incremental_revenue, revenue.expected_incremental_revenue)
 
