@@ -211,13 +211,9 @@ def _encode(frame: pl.DataFrame, names: Sequence[str], categories: dict[str, tup
     for name in names:
         dtype = frame.schema[name]
         if name in categories:
-            levels = categories[name]
-            columns.append(
-                pl.col(name)
-                .cast(pl.String)
-                .replace_strict(levels, np.arange(len(levels), dtype=np.float32), default=None)
-                .cast(pl.Float32)
-            )
+            column = pl.col(name) if _is_categorical(dtype) else pl.col(name).cast(pl.String)
+            # The Enum's physical value is the level's position; a non-strict cast turns other values null.
+            columns.append(column.cast(pl.Enum(list(categories[name])), strict=False).to_physical().cast(pl.Float32))
         elif _is_numeric(dtype):
             columns.append(pl.col(name).cast(pl.Float32))
         else:
@@ -367,7 +363,7 @@ class TLearner(BaseEstimator):
             model = clone(template).set_params(
                 random_state=int(seed), enable_categorical=True, feature_types=self.feature_types_
             )
-            return model.fit(matrix[rows], target[rows])
+            return model.fit(np.take(matrix, rows, axis=0), target[rows])
 
         self.treated_classifier_ = fitted(classifier, seeds[0], treated, converted)
         self.control_classifier_ = fitted(classifier, seeds[1], control, converted)
@@ -375,7 +371,8 @@ class TLearner(BaseEstimator):
         buyers = rows[converted[rows] == 1]
         log_value = np.log1p(spend)
         self.order_value_model_ = fitted(regressor, seeds[2], buyers, log_value)
-        residuals = log_value[buyers] - self.order_value_model_.predict(matrix[buyers]).astype(np.float64)
+        fitted_log_value = self.order_value_model_.predict(np.take(matrix, buyers, axis=0)).astype(np.float64)
+        residuals = log_value[buyers] - fitted_log_value
         # Duan (1983), the smearing estimate: E[exp(log1p value)] = exp(prediction) * mean(exp(residual)),
         # without assuming normal errors; the order value is that minus 1.
         self.smearing_ = float(np.mean(np.exp(residuals)))
@@ -582,7 +579,7 @@ def cross_fit(
     for index, (train, test) in enumerate(splits):
         learner = settings.learner(random_state=int(learner_seeds[index]))
         learner._fit_encoded(matrix, train, features, categories, bought, arm, spend)
-        prediction = learner._predict_encoded(matrix[test])
+        prediction = learner._predict_encoded(np.take(matrix, test, axis=0))
         for name, values in outputs.items():
             values[test] = getattr(prediction, name)
         fold[test] = index
