@@ -32,9 +32,13 @@ SEGMENT_COLORS = {"persuadable": "#1b7837", "sure thing": "#5e3c99", "lost cause
 MAX_CURVE_POINTS = 2_000
 FRONTIER_POINTS = 200
 
-_MONEY_AXIS = NumeralTickFormatter(format="$0.[0]a")
-_SHARE_AXIS = NumeralTickFormatter(format="0%")
-_ROI_AXIS = NumeralTickFormatter(format="0.0[0]")
+
+def _axis_format(pattern: str) -> NumeralTickFormatter:
+    # a new Bokeh model per plot: one model instance cannot belong to two sessions' documents
+    return NumeralTickFormatter(format=pattern)
+
+
+_MONEY_FORMAT, _SHARE_FORMAT, _ROI_FORMAT = "$0.[0]a", "0%", "0.0[0]"
 
 SHARE = hv.Dimension("share_targeted", label="Share of users targeted", range=(0, 1))
 REVENUE = hv.Dimension("incremental_revenue", label="Projected incremental revenue", unit="$")
@@ -176,8 +180,8 @@ def efficiency_curve(analysis: Analysis, strategies: Sequence[str] | None = None
         title="Who to contact: incremental revenue by share targeted",
         xlabel=SHARE.label,
         ylabel=f"{REVENUE.label} ($)",
-        xformatter=_SHARE_AXIS,
-        yformatter=_MONEY_AXIS,
+        xformatter=_axis_format(_SHARE_FORMAT),
+        yformatter=_axis_format(_MONEY_FORMAT),
         legend_position="bottom_right",
         responsive=True,
         min_height=340,
@@ -261,7 +265,7 @@ def decile_dominance(analysis: Analysis, strategies: Sequence[str] | None = None
             color=STRATEGY_COLORS.get(name, "#000000"),
             line_dash="dotted",
             line_width=1.5,
-            yformatter=_SHARE_AXIS,
+            yformatter=_axis_format(_SHARE_FORMAT),
             tools=["hover"],
         )
         for name in names
@@ -271,7 +275,7 @@ def decile_dominance(analysis: Analysis, strategies: Sequence[str] | None = None
         overlay_only={"multi_y": True},
         title="Decile dominance: incremental revenue per score decile (dotted: cumulative capture)",
         xticks=[(d, str(d)) for d in range(1, 11)],
-        yformatter=_MONEY_AXIS,
+        yformatter=_axis_format(_MONEY_FORMAT),
         legend_position="top_right",
         responsive=True,
         min_height=340,
@@ -421,8 +425,8 @@ def budget_frontier(
         layers,
         overlay_only={"multi_y": True},
         title="Budget frontier: revenue (solid) and ROI (dashed) by budget; pink line: uplift break-even",
-        xformatter=_MONEY_AXIS,
-        yformatter=_MONEY_AXIS,
+        xformatter=_axis_format(_MONEY_FORMAT),
+        yformatter=_axis_format(_MONEY_FORMAT),
         legend_position="right",
         responsive=True,
         min_height=340,
@@ -502,7 +506,7 @@ def strategy_comparison(analysis: Analysis, budget: float, cost_per_contact: flo
     return _overlay(
         layers,
         title=f"ROI by strategy at a {format_money(budget)} budget (95% interval)",
-        yformatter=_ROI_AXIS,
+        yformatter=_axis_format(_ROI_FORMAT),
         responsive=True,
         min_height=300,
         show_grid=True,

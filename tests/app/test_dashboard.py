@@ -1,0 +1,265 @@
+"""The dashboard without a browser: build it, change the settings with ``param.update``, and check what the
+page would show (KPI cards, the budget marker's Bokeh model) and what did *not* happen (no refit, no sort,
+no redraw of the curves)."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bokeh.document import Document
+from bokeh.models import ColumnDataSource, GlyphRenderer, Span, VBar
+from param.parameterized import edit_constant
+
+import uplift_studio.core.analysis as core_analysis
+import uplift_studio.core.budget as core_budget
+import uplift_studio.core.evaluate as core_evaluate
+from uplift_studio.app import dashboard as dashboard_module
+from uplift_studio.app import plots
+from uplift_studio.app.dashboard import Dashboard, build_dashboard
+from uplift_studio.app.state import DataSource, ModelChoice
+from uplift_studio.core.report import executive_sentence
+
+ROOT = Path(__file__).resolve().parents[2]
+COST = 2.0
+
+
+def _render(dashboard: Dashboard):
+    """The main area as Bokeh models in a document, as a browser session would have it."""
+    document = Document()
+    root = dashboard.main.get_root(document)
+    document.add_root(root)
+    return root
+
+
+def _marker(dashboard: Dashboard, root) -> Span:
+    """The Span drawn by the efficiency view: the budget marker."""
+    figure, _ = dashboard._efficiency._models[root.ref["id"]]
+    spans = [model for model in figure.references() if isinstance(model, Span)]
+    assert len(spans) == 1
+    return spans[0]
+
+
+def _card_value(dashboard: Dashboard, key: str) -> str:
+    html = dashboard._cards[key].object
+    return html.split(f'id="kpi-{key}">', 1)[1].split("<", 1)[0]
+
+
+class Counter:
+    """Wraps a function and counts its calls."""
+
+    def __init__(self, function):
+        self.function, self.calls = function, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+
+@pytest.fixture
+def counters(monkeypatch):
+    """Count every expensive step a budget change must not take."""
+    found = {}
+    targets = [
+        (core_analysis, "cross_fit"),
+        (core_analysis, "build_curve"),
+        (dashboard_module, "run_analysis"),
+        (core_evaluate, "_sorted_pairs"),
+        (core_budget, "_sorted_pairs"),
+        (np, "argsort"),
+        (np, "sort"),
+        (np, "lexsort"),
+        (np, "unique"),
+        (plots, "efficiency_curve"),
+        (plots, "decile_dominance"),
+        (plots, "budget_frontier"),
+        (plots, "persuadability_quadrants"),
+    ]
+    for module, name in targets:
+        counter = Counter(getattr(module, name))
+        monkeypatch.setattr(module, name, counter)
+        found[f"{module.__name__}.{name}"] = counter
+    return found
+
+
+def test_builds_with_numbers_and_sentence(analysis):
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    figures = plots.kpis(analysis, 3_000.0, COST)
+    assert _card_value(dashboard, "roi") == plots.format_roi(figures["roi"])
+    assert _card_value(dashboard, "incremental_revenue") == plots.format_money(figures["incremental_revenue"])
+    assert _card_value(dashboard, "contacts") == "1,500"
+    assert _card_value(dashboard, "oracle") == plots.format_share(figures["share_of_oracle"])
+    assert dashboard._cards["oracle"].visible
+    assert executive_sentence(analysis, 3_000.0, COST).split(",")[0] in dashboard._sentence.object
+    assert "Uplift model" in dashboard._strategy_table.object
+    assert dashboard._agreement.visible
+
+
+def test_budget_change_updates_numbers_and_marker_without_refit_sort_or_redraw(analysis, counters):
+    dashboard = build_dashboard(analysis, budget=2_000.0, cost_per_contact=COST)
+    root = _render(dashboard)
+    marker = _marker(dashboard, root)
+    curve_data = {id(source): dict(source.data) for source in root.references() if isinstance(source, ColumnDataSource)}
+    assert marker.location == pytest.approx(1_000 / analysis.population)
+    for counter in counters.values():
+        counter.calls = 0
+    before = _card_value(dashboard, "roi")
+
+    for budget in (4_000.0, 5_000.0, 6_000.0):
+        dashboard.param.update(budget=budget)
+        assert marker.location == pytest.approx(budget / COST / analysis.population)
+        figures = plots.kpis(analysis, budget, COST)
+        assert _card_value(dashboard, "roi") == plots.format_roi(figures["roi"])
+        assert _card_value(dashboard, "contacts") == f"{int(budget / COST):,}"
+    assert _card_value(dashboard, "roi") != before
+    assert {name: counter.calls for name, counter in counters.items() if counter.calls} == {}
+    # the curves' data were not recomputed or re-sent: the very same arrays are still in their sources
+    curves = [s for s in root.references() if isinstance(s, ColumnDataSource) and "share_targeted" in s.data]
+    assert len(curves) >= len(analysis.strategies)
+    for source in curves:
+        assert source.data["share_targeted"] is curve_data[id(source)]["share_targeted"]
+
+
+def _comparison_roi(dashboard: Dashboard, root) -> np.ndarray:
+    """The bar heights the comparison view has sent to the page."""
+    figure, _ = dashboard._comparison._models[root.ref["id"]]
+    bars = [r for r in figure.renderers if isinstance(r, GlyphRenderer) and isinstance(r.glyph, VBar)]
+    assert len(bars) == 1
+    return np.asarray(bars[0].data_source.data[bars[0].glyph.top])
+
+
+def test_comparison_follows_the_released_slider_not_each_tick(analysis):
+    dashboard = build_dashboard(analysis, budget=2_000.0, cost_per_contact=COST)
+    root = _render(dashboard)
+    at_start = plots.strategy_table(analysis, 2_000.0, COST)["roi"].to_numpy()
+    np.testing.assert_allclose(_comparison_roi(dashboard, root), at_start)
+    # a drag: the slider's value moves, its throttled value does not yet
+    dashboard.budget_slider.value = 4_000.0
+    assert dashboard.budget == 4_000.0 and _card_value(dashboard, "contacts") == "2,000"
+    np.testing.assert_allclose(_comparison_roi(dashboard, root), at_start)
+    with edit_constant(dashboard.budget_slider):  # what the browser sets on release
+        dashboard.budget_slider.value_throttled = 4_000.0
+    released = plots.strategy_table(analysis, 4_000.0, COST)["roi"].to_numpy()
+    np.testing.assert_allclose(_comparison_roi(dashboard, root), released)
+    # a change from code is not a drag: it updates the comparison at once
+    dashboard.param.update(budget=5_000.0)
+    np.testing.assert_allclose(
+        _comparison_roi(dashboard, root), plots.strategy_table(analysis, 5_000.0, COST)["roi"].to_numpy()
+    )
+
+
+def test_strategies_and_cost_redraw_only_their_views(analysis, counters):
+    dashboard = build_dashboard(analysis, budget=2_000.0, cost_per_contact=COST)
+    for counter in counters.values():
+        counter.calls = 0
+    dashboard.strategies = ["uplift", "probability"]
+    assert counters["uplift_studio.app.plots.efficiency_curve"].calls == 1
+    labels = {element.label for element in dashboard._efficiency.object[()] if element.label}
+    assert plots.STRATEGY_LABELS["oracle"] not in labels
+    dashboard.cost_per_contact = 4.0
+    assert counters["uplift_studio.app.plots.budget_frontier"].calls == 2
+    assert counters["uplift_studio.app.plots.persuadability_quadrants"].calls == 0
+    assert _card_value(dashboard, "contacts") == "500"
+    assert counters["uplift_studio.core.analysis.cross_fit"].calls == 0
+
+
+def test_zero_budget_reads_as_no_contacts(analysis):
+    dashboard = build_dashboard(analysis, budget=0.0, cost_per_contact=COST)
+    assert _card_value(dashboard, "contacts") == "0"
+    assert _card_value(dashboard, "roi") == "n/a"
+    assert dashboard.last_error == ""
+
+
+def test_bad_upload_is_reported_and_keeps_the_results(analysis):
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    before = {key: pane.object for key, pane in dashboard._cards.items()}
+    csv = b"group,converted,revenue\n1,0,0\n0,1,20\n"
+    dashboard._upload.filename = "no_treatment.csv"
+    dashboard._upload.value = csv
+    assert "no_treatment.csv" in dashboard.last_error
+    assert "'treatment' is not in the file" in dashboard.last_error
+    assert dashboard.analysis is analysis
+    assert {key: pane.object for key, pane in dashboard._cards.items()} == before
+    # the file is kept: with the right column named, it validates
+    dashboard.last_error = ""
+    dashboard.data.treatment_column = "group"
+    assert dashboard.data.experiment().n_users == 2
+
+
+def test_unreadable_file_and_missing_upload_are_reported(analysis):
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    dashboard._upload.filename = "campaign.xlsx"
+    dashboard._upload.value = b"PK\x03\x04"
+    assert "unknown file type" in dashboard.last_error
+    fresh = build_dashboard(analysis, data=DataSource(source="file"))
+    fresh.param.trigger("fit")
+    assert "no file uploaded yet" in fresh.last_error
+    assert fresh.analysis is analysis
+
+
+def test_contact_list_follows_the_budget_in_ranking_order(analysis):
+    dashboard = build_dashboard(analysis, budget=3_001.0, cost_per_contact=COST)
+    contacts = dashboard.contact_list()
+    assert contacts.height == 1_500
+    assert contacts["rank"].to_list() == list(range(1, 1_501))
+    scores = contacts["expected_incremental_revenue"].to_numpy()
+    assert np.all(np.diff(scores) <= 0)
+    assert contacts["cumulative_spend"][-1] == pytest.approx(3_000.0)
+    assert contacts["user_id"].n_unique() == 1_500
+    # the top users are the ones with the highest out-of-sample uplift score
+    all_scores = analysis.scores.expected_incremental_revenue[analysis.scores.evaluation]
+    assert scores[0] == pytest.approx(all_scores.max())
+    text = dashboard._contact_file().getvalue()
+    assert text.splitlines()[0].startswith("rank,user_id,expected_incremental_revenue")
+    assert len(text.splitlines()) == 1_501
+
+
+def test_fit_is_shared_by_sessions_and_reports_progress(app_cache_dir, monkeypatch):
+    runs = Counter(dashboard_module.run_analysis)
+    monkeypatch.setattr(dashboard_module, "run_analysis", runs)
+    data = {"users": 3_000, "seed": 21}
+    model = {"n_estimators": 10, "folds": 2}
+    first = Dashboard(data=DataSource(**data), model=ModelChoice(**model), budget=2_000.0)
+    assert first.analysis is None
+    job = first.start_fit(wait=True)
+    assert first.analysis is not None and first.analysis.n_users == 3_000
+    assert (job.done, job.total) == (2, 2)
+    assert _card_value(first, "contacts") == "1,000"
+    # another session on the same data and settings shows the same analysis at once, without a fit
+    second = Dashboard(data=DataSource(**data), model=ModelChoice(**model), budget=2_000.0)
+    assert second.analysis is first.analysis
+    assert runs.calls == 1
+    # other settings are another analysis
+    third = Dashboard(data=DataSource(**data), model=ModelChoice(n_estimators=12, folds=2))
+    assert third.analysis is None
+
+
+def test_importing_launch_builds_the_page_and_fits_nothing(app_cache_dir, monkeypatch):
+    runs = Counter(dashboard_module.run_analysis)
+    monkeypatch.setattr(dashboard_module, "run_analysis", runs)
+    namespace = runpy.run_path(str(ROOT / "launch.py"))
+    assert runs.calls == 0
+    assert "build_dashboard" in namespace
+
+
+def test_strategy_table_html_has_every_strategy(analysis):
+    html = Dashboard._strategy_table_html(plots.strategy_table(analysis, 3_000.0, COST))
+    for name in analysis.strategies:
+        assert plots.STRATEGY_LABELS[name] in html
+    assert "truth" in html
+
+
+def test_real_data_hides_the_truth(real_like_analysis):
+    dashboard = build_dashboard(real_like_analysis, budget=3_000.0, cost_per_contact=COST)
+    assert not dashboard._cards["oracle"].visible
+    assert not dashboard._agreement.visible
+    assert "truth" not in dashboard._strategy_table.object
+    assert dashboard.param.strategies.objects == ["random", "probability", "uplift"]
+
+
+def test_contact_list_needs_results():
+    dashboard = Dashboard(data=DataSource(users=2_000, seed=99))
+    assert dashboard._contact_file() is None
+    assert "press Fit models" in dashboard.last_error

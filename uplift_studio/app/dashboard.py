@@ -1,0 +1,799 @@
+"""The analyst's app: a Panel template over the pure plots, wired to the ``param`` state.
+
+Fitting is the one expensive step; it runs once per distinct (data, model settings) per process, in a
+worker thread with visible progress, and is shared by every browser session (and cached on disk by
+``run_analysis``). Everything else reads the frozen :class:`Analysis`: a budget change updates the KPI
+cards, the sentence, the budget marker and the strategy comparison in place, and never redraws the curves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import importlib.util
+import io
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+import polars as pl
+from panel.io.state import set_curdoc
+
+from uplift_studio.app import plots
+from uplift_studio.app.state import MAX_BUDGET, DataSource, Economics, ModelChoice, experiment_from_bytes
+from uplift_studio.core.analysis import (
+    DEFAULT_BUDGET,
+    DEFAULT_COST_PER_CONTACT,
+    Analysis,
+    AnalysisSettings,
+    run_analysis,
+)
+from uplift_studio.core.budget import contacts_under_budget
+from uplift_studio.core.data import COST, Experiment
+from uplift_studio.core.errors import DataError
+from uplift_studio.core.report import executive_sentence
+
+log = logging.getLogger(__name__)
+
+TITLE = "Uplift Studio"
+NOTIFICATION_MS = 12_000
+ExperimentFactory = Callable[[], Experiment]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors reach the user
+
+
+def catch_and_notify(method: Callable) -> Callable:
+    """Run a dashboard callback so that no error is lost and none breaks the page (after lumen's
+    ``catch_and_notify``): a :class:`DataError` (bad upload, missing column, bad setting) becomes an error
+    notification with its message; anything else is logged with its traceback and notified. The callback's
+    partial work is not applied, so the results already on screen stay."""
+
+    @functools.wraps(method)
+    def wrapper(self: Dashboard, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except DataError as error:
+            log.info("%s: %s", method.__qualname__, error)
+            self.notify_error(str(error))
+        except Exception as error:
+            log.exception("%s failed", method.__qualname__)
+            self.notify_error(f"Unexpected error ({type(error).__name__}: {error}). The previous results are kept.")
+        return None
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One analysis per (data, settings) per process, shared by every session
+
+
+BudgetStream = hv.streams.Stream.define(
+    "BudgetStream", budget=DEFAULT_BUDGET, cost_per_contact=DEFAULT_COST_PER_CONTACT
+)
+
+
+class AnalysisJob:
+    """A fit under way or done, with its progress (folds done of total) for every session that waits on it."""
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self.future: Future[Analysis] = Future()
+        self.experiment: Experiment | None = None
+        self.done = 0
+        self.total = 0
+        self._listeners: list[Callable[[int, int], None]] = []
+        self._lock = threading.Lock()
+
+    def report(self, done: int, total: int) -> None:
+        with self._lock:
+            self.done, self.total = done, total
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(done, total)
+            except Exception:  # a closed session must not stop the fit
+                log.debug("progress listener failed", exc_info=True)
+
+    def subscribe(self, on_progress: Callable[[int, int], None], on_done: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(on_progress)
+        self.future.add_done_callback(lambda _: on_done())
+
+    @property
+    def succeeded(self) -> bool:
+        return self.future.done() and self.future.exception() is None
+
+
+_JOBS: OrderedDict[Hashable, AnalysisJob] = OrderedDict()
+_JOBS_LOCK = threading.Lock()
+_KEPT_ANALYSES = 6  # finished analyses kept in memory (each holds the per-user scores: ~10 MB at 150k users)
+# one fit at a time: XGBoost already uses every core, and two fits would only slow each other down
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uplift-fit")
+
+
+def analysis_job(key: Hashable, experiment: ExperimentFactory, settings: AnalysisSettings) -> AnalysisJob:
+    """The job for ``key``: the finished or running one if any (a failed one is retried), else a new fit."""
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+        if job is not None and not (job.future.done() and not job.succeeded):
+            _JOBS.move_to_end(key)
+            return job
+        job = AnalysisJob(key)
+        _JOBS[key] = job
+        finished = [k for k, j in _JOBS.items() if j.future.done() and k != key]
+        for stale in finished[: max(len(finished) - _KEPT_ANALYSES, 0)]:
+            del _JOBS[stale]
+    _EXECUTOR.submit(_fit, job, experiment, settings)
+    return job
+
+
+def finished_analysis(key: Hashable) -> AnalysisJob | None:
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+    return job if job is not None and job.succeeded else None
+
+
+def _fit(job: AnalysisJob, experiment: ExperimentFactory, settings: AnalysisSettings) -> None:
+    try:
+        job.report(0, settings.model.folds if settings.model.holdout is None else 1)
+        job.experiment = experiment()
+        job.future.set_result(run_analysis(job.experiment, settings, progress=job.report))
+    except BaseException as error:  # handed to the sessions, which notify
+        job.future.set_exception(error)
+
+
+class _Provided:
+    """An experiment given by the caller (the CLI's ``--data``): built once per process, on first use."""
+
+    def __init__(self, experiment: Experiment | ExperimentFactory) -> None:
+        self._value = experiment if isinstance(experiment, Experiment) else None
+        self._factory = None if isinstance(experiment, Experiment) else experiment
+        self._lock = threading.Lock()
+        token = experiment.fingerprint if isinstance(experiment, Experiment) else id(experiment)
+        self.key = ("provided", token, getattr(experiment, "source", None))
+
+    def get(self) -> Experiment:
+        with self._lock:
+            if self._value is None:
+                self._value = self._factory()
+            return self._value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The dashboard
+
+_CSS = """
+.kpi { padding: 10px 14px; border-radius: 8px; background: #f4f7fb; border: 1px solid #d9e2ec; min-width: 170px; }
+.kpi-label { font-size: 12px; color: #52606d; text-transform: uppercase; letter-spacing: .04em; }
+.kpi-value { font-size: 26px; font-weight: 600; color: #102a43; margin: 2px 0; }
+.kpi-detail { font-size: 12px; color: #52606d; }
+table.us { border-collapse: collapse; font-size: 13px; width: 100%; }
+table.us th, table.us td { padding: 4px 8px; border-bottom: 1px solid #e4e7eb; text-align: right; }
+table.us th:first-child, table.us td:first-child { text-align: left; }
+table.us tr.uplift td { font-weight: 600; }
+.sentence { font-size: 16px; line-height: 1.45; color: #102a43; }
+.source { font-size: 13px; color: #52606d; }
+"""
+
+KPI_CARDS = (
+    ("incremental_revenue", "Incremental revenue"),
+    ("roi", "ROI"),
+    ("contacts", "Contacts"),
+    ("spend", "Spend"),
+    ("net", "Net (revenue - spend)"),
+    ("lift", "Lift over probability"),
+    ("oracle", "Share of oracle"),
+)
+
+
+def _card(key: str, label: str, value: str, detail: str) -> str:
+    return (
+        f'<div class="kpi"><div class="kpi-label">{html.escape(label)}</div>'
+        f'<div class="kpi-value" id="kpi-{key}">{html.escape(value)}</div>'
+        f'<div class="kpi-detail">{html.escape(detail)}</div></div>'
+    )
+
+
+def _table_html(frame: pl.DataFrame, formats: dict[str, Callable], highlight: str | None = None) -> str:
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in frame.columns)
+    rows = []
+    for row in frame.iter_rows(named=True):
+        cells = "".join(
+            f"<td>{html.escape(formats.get(name, str)(value) if value is not None else 'n/a')}</td>"
+            for name, value in row.items()
+        )
+        marker = ' class="uplift"' if highlight is not None and highlight in row.values() else ""
+        rows.append(f"<tr{marker}>{cells}</tr>")
+    return f'<table class="us"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+class Dashboard(Economics, pn.viewable.Viewer):
+    """Settings in the sidebar; KPIs, the sentence, the views and the downloads in the main area."""
+
+    fit = param.Event(label="Fit models", doc="Fit the models on the chosen data and settings (the expensive step).")
+    analysis = param.ClassSelector(
+        class_=Analysis, default=None, allow_None=True, precedence=-1, doc="The results on screen."
+    )
+    fitting = param.Boolean(default=False, precedence=-1, doc="A fit for this session is under way.")
+    last_error = param.String(default="", precedence=-1, doc="The last error shown to the user.")
+
+    def __init__(
+        self,
+        analysis: Analysis | None = None,
+        *,
+        experiment: Experiment | ExperimentFactory | _Provided | None = None,
+        settings: AnalysisSettings | None = None,
+        data: DataSource | None = None,
+        model: ModelChoice | None = None,
+        **params,
+    ) -> None:
+        super().__init__(**params)
+        self._base_settings = settings or (analysis.settings if analysis is not None else AnalysisSettings())
+        self.model = model or ModelChoice.from_settings(self._base_settings)
+        self.data = data or DataSource()
+        if isinstance(experiment, _Provided):
+            self._provided: _Provided | None = experiment
+            experiment = None
+        else:
+            self._provided = _Provided(experiment) if experiment is not None else None
+        if self._provided is not None:
+            self.data.param.source.objects = ["provided", "simulated", "file"]
+            self.data.source = "provided"
+        self._experiment: Experiment | None = experiment if isinstance(experiment, Experiment) else None
+        self._template: pn.template.BootstrapTemplate | None = None
+        self._build()
+        if analysis is not None:
+            self._apply(analysis, self._experiment)
+        else:
+            self._show_finished_if_any()
+
+    # -- building the page (once per session) -----------------------------------------------------------
+
+    def _build(self) -> None:
+        stylesheets = [_CSS]
+        self._source = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
+        self._sentence = pn.pane.HTML(
+            '<div class="sentence">Press <b>Fit models</b> to analyse the experiment.</div>',
+            sizing_mode="stretch_width",
+            stylesheets=stylesheets,
+        )
+        self._cards = {
+            key: pn.pane.HTML(_card(key, label, "-", ""), stylesheets=stylesheets, margin=(5, 8))
+            for key, label in KPI_CARDS
+        }
+        self._strategy_table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
+        self._agreement = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
+        self._efficiency = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
+        self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=320)
+        self._frontier = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
+        self._deciles = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
+        self._quadrants = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460)
+        # Explicit streams, triggered together by _on_budget inside one frozen document: each HoloViews
+        # refresh freezes the Bokeh document and re-walks all its models when it thaws, so refreshing the
+        # marker and the comparison under one outer freeze pays that walk once per budget change.
+        self._marker_stream = BudgetStream(budget=self.budget, cost_per_contact=self.cost_per_contact)
+        self._comparison_stream = BudgetStream(budget=self.budget, cost_per_contact=self.cost_per_contact)
+        self.marker = hv.DynamicMap(self._marker_layer, streams=[self._marker_stream])
+
+        self._progress = pn.indicators.Progress(value=0, max=1, active=False, sizing_mode="stretch_width", height=18)
+        self._status = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
+        self._upload = pn.widgets.FileInput(accept=".csv,.gz,.parquet,.pq", multiple=False, sizing_mode="stretch_width")
+        self._upload.param.watch(self._on_upload, "value")
+        self._downloads = pn.Row(
+            pn.widgets.FileDownload(
+                callback=self._contact_file,
+                filename="contacts.csv",
+                label="Download contact list",
+                color="success",
+                width=230,
+            ),
+            self._snapshot_button(),
+        )
+
+        self.budget_slider = pn.widgets.EditableFloatSlider.from_param(
+            self.param.budget, name="Budget ($)", format="0,0", sizing_mode="stretch_width"
+        )
+        self.budget_slider.param.watch(self._on_release, "value_throttled")
+        self.cost_input = pn.widgets.FloatInput.from_param(self.param.cost_per_contact, name="Cost per contact ($)")
+        economics = pn.Column(
+            self.budget_slider,
+            self.cost_input,
+            pn.widgets.FloatInput.from_param(self.param.revenue_per_conversion, name="Value per conversion ($)"),
+            pn.widgets.CheckBoxGroup.from_param(self.param.strategies, inline=False),
+            sizing_mode="stretch_width",
+        )
+        data_form = pn.Param(
+            self.data,
+            parameters=[
+                "source",
+                "users",
+                "treated_share",
+                "seed",
+                "treatment_column",
+                "treated_value",
+                "control_value",
+                "conversion_column",
+                "revenue_column",
+                "id_column",
+            ],
+            widgets={
+                "source": pn.widgets.RadioButtonGroup,
+                "users": {"type": pn.widgets.IntInput, "step": 10_000},
+                "treated_share": pn.widgets.FloatInput,
+                "seed": pn.widgets.IntInput,
+            },
+            show_name=False,
+            sizing_mode="stretch_width",
+        )
+        model_form = pn.Param(self.model, show_name=False, sizing_mode="stretch_width")
+        self.fit_button = pn.widgets.Button.from_param(
+            self.param.fit, color="primary", sizing_mode="stretch_width"
+        )
+        self.sidebar = pn.Column(
+            "### Economics",
+            economics,
+            "### Data",
+            pn.pane.HTML("<small>Upload an experiment (CSV or Parquet), then map its columns:</small>"),
+            self._upload,
+            data_form,
+            pn.Card(model_form, title="Model settings", collapsed=True, sizing_mode="stretch_width"),
+            self.fit_button,
+            self._progress,
+            self._status,
+            sizing_mode="stretch_width",
+        )
+        self.main = pn.Column(
+            self._source,
+            self._sentence,
+            pn.FlexBox(*self._cards.values()),
+            self._downloads,
+            self._efficiency,
+            pn.Row(self._comparison, pn.Column("#### Strategies at this budget", self._strategy_table)),
+            self._frontier,
+            self._deciles,
+            self._quadrants,
+            self._agreement,
+            sizing_mode="stretch_width",
+        )
+
+    def __panel__(self) -> pn.template.BootstrapTemplate:
+        # Bootstrap, not Fast or Material: their designs fetch Google Fonts, and the app must run offline
+        if self._template is None:
+            self._template = pn.template.BootstrapTemplate(
+                title=TITLE, sidebar=[self.sidebar], main=[self.main], sidebar_width=340
+            )
+        return self._template
+
+    def _snapshot_button(self) -> pn.viewable.Viewable:
+        if importlib.util.find_spec("uplift_studio.app.snapshot") is None:
+            return pn.widgets.Button(name="Download snapshot (not available)", disabled=True, width=260)
+        return pn.widgets.FileDownload(
+            callback=self._snapshot_file, filename="uplift_snapshot.html", label="Download snapshot", width=230
+        )
+
+    # -- reading the analysis (cheap) ---------------------------------------------------------------------
+
+    def _cost(self) -> float | None:
+        """None when the data has per-user costs: the analysis then ranks by score per unit of cost."""
+        if self.analysis is not None and self.analysis.per_user_cost:
+            return None
+        return self.cost_per_contact
+
+    def _budget(self) -> float:
+        # a $0 budget buys no contact; the core wants a positive amount, and a cent buys none either
+        return max(float(self.budget), 0.01)
+
+    def kpis(self) -> dict | None:
+        if self.analysis is None:
+            return None
+        return plots.kpis(self.analysis, self._budget(), self._cost())
+
+    def _marker_layer(self, budget: float, cost_per_contact: float) -> hv.VLine:
+        if self.analysis is None:
+            return hv.VLine(0.0)
+        return plots.budget_marker(self.analysis, self._budget(), self._cost())
+
+    def _comparison_layer(self, budget: float, cost_per_contact: float) -> hv.Overlay:
+        return plots.strategy_comparison(self.analysis, self._budget(), self._cost()).opts(
+            title="ROI by strategy at the chosen budget (95% interval)"
+        )
+
+    @param.depends("budget", "cost_per_contact", watch=True)
+    def _on_budget(self) -> None:
+        """A budget or cost change: update the numbers and the cheap layers in place, never the curves."""
+        with contextlib.ExitStack() as frozen:
+            for document in self._documents():
+                frozen.enter_context(document.models.freeze())
+            self._update_numbers()
+            values = {"budget": self.budget, "cost_per_contact": self.cost_per_contact}
+            streams = [self._marker_stream]
+            if not self._dragging():
+                streams.append(self._comparison_stream)
+            for stream in streams:
+                stream.update(**values)
+            hv.streams.Stream.trigger(streams)
+
+    def _dragging(self) -> bool:
+        """Whether this budget change is a tick of a slider drag (the slider has the new value but not yet
+        its throttled one). A change from code, a typed value or the release of the slider is not."""
+        slider = self.budget_slider
+        return slider.value == self.budget and slider.value_throttled != self.budget
+
+    def _on_release(self, event: param.parameterized.Event) -> None:
+        # the comparison chart (~20 ms to build, more to redraw) follows the released slider, not each tick
+        if event.new == self.budget:
+            self._comparison_stream.event(budget=self.budget, cost_per_contact=self.cost_per_contact)
+
+    def _documents(self) -> set:
+        """The Bokeh documents this session's page is rendered in (none before it is shown)."""
+        documents = set()
+        for model, _ in list(self.main._models.values()):
+            if model.document is not None:
+                documents.add(model.document)
+        return documents
+
+    @catch_and_notify
+    def _update_numbers(self) -> None:
+        figures = self.kpis()
+        if figures is None:
+            return
+        analysis = self.analysis
+        share_of_population = figures["contacts"] / analysis.population
+        cards = {
+            "incremental_revenue": (
+                plots.format_money(figures["incremental_revenue"]),
+                f"95% interval {plots.format_money(figures['ci_low'])} to {plots.format_money(figures['ci_high'])}",
+            ),
+            "roi": (
+                plots.format_roi(figures["roi"]),
+                f"95% interval {plots.format_roi(figures['roi_low'])} to {plots.format_roi(figures['roi_high'])}",
+            ),
+            "contacts": (f"{figures['contacts']:,}", f"{share_of_population:.1%} of {analysis.population:,} customers"),
+            "spend": (plots.format_money(figures["spend"]), f"of a {plots.format_money(self.budget)} budget"),
+            "net": (plots.format_money(figures["net"]), "incremental revenue minus spend"),
+            "lift": (
+                plots.format_share(figures["lift_over_probability"], signed=True),
+                f"vs {plots.format_money(figures['probability_incremental_revenue'])} targeting likely buyers",
+            ),
+            "oracle": (
+                plots.format_share(figures["share_of_oracle"]),
+                "of the true value the best ranking would earn",
+            ),
+        }
+        for key, label in KPI_CARDS:
+            value, detail = cards[key]
+            self._cards[key].object = _card(key, label, value, detail)
+        self._cards["oracle"].visible = figures["share_of_oracle"] is not None
+        sentence = executive_sentence(analysis, self._budget(), self._cost())
+        self._sentence.object = f'<div class="sentence">{html.escape(sentence)}</div>'
+        table = plots.strategy_table(analysis, self._budget(), self._cost())
+        self._strategy_table.object = self._strategy_table_html(table)
+
+    @staticmethod
+    def _strategy_table_html(table: pl.DataFrame) -> str:
+        intervals = [
+            f"{plots.format_money(low)} to {plots.format_money(high)}"
+            for low, high in zip(table["ci_low"], table["ci_high"], strict=True)
+        ]
+        shown = table.select(
+            pl.col("strategy").replace_strict(plots.STRATEGY_LABELS, default=pl.col("strategy")),
+            "contacts",
+            "incremental_revenue",
+            pl.Series("95% interval", intervals),
+            "roi",
+            "net",
+            "true_incremental_revenue",
+        )
+        if shown["true_incremental_revenue"].null_count() == shown.height:
+            shown = shown.drop("true_incremental_revenue")
+        shown = shown.rename(
+            {"incremental_revenue": "incr. revenue", "roi": "ROI", "true_incremental_revenue": "truth"}, strict=False
+        )
+        formats = {
+            "contacts": lambda v: f"{v:,}",
+            "incr. revenue": plots.format_money,
+            "ROI": plots.format_roi,
+            "net": plots.format_money,
+            "truth": plots.format_money,
+        }
+        return _table_html(shown, formats, highlight=plots.STRATEGY_LABELS["uplift"])
+
+    # -- drawing (only when the analysis, the strategies or the cost change) -----------------------------
+
+    @param.depends("analysis", "strategies", watch=True)
+    @catch_and_notify
+    def _draw_strategy_views(self) -> None:
+        if self.analysis is None:
+            return
+        strategies = self.strategies or None
+        self._efficiency.object = plots.efficiency_curve(self.analysis, strategies) * self.marker
+        self._deciles.object = plots.decile_dominance(self.analysis, strategies)
+        self._draw_frontier()
+
+    @param.depends("cost_per_contact", watch=True)
+    @catch_and_notify
+    def _draw_frontier(self) -> None:
+        if self.analysis is None:
+            return
+        self._frontier.object = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
+
+    def _draw_analysis_views(self) -> None:
+        analysis = self.analysis
+        self._quadrants.object = plots.persuadability_quadrants(analysis)
+        # a new analysis can change the strategies (oracle only on simulated data): a new DynamicMap
+        self._comparison.object = hv.DynamicMap(self._comparison_layer, streams=[self._comparison_stream])
+        agreement = plots.segment_agreement_table(analysis)
+        self._agreement.visible = agreement is not None
+        if agreement is not None:
+            self._agreement.object = "<h4>Predicted segments against the true segments (simulated data)</h4>" + (
+                _table_html(agreement, {"agreement": plots.format_share})
+            )
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in analysis.notes)
+        self._source.object = (
+            f'<div class="source"><b>{html.escape(analysis.source)}</b>: {analysis.n_users:,} users, '
+            f"{analysis.n_evaluation:,} scored out of sample, campaign of {analysis.population:,}; "
+            f"{analysis.settings.model.folds}-fold T-learner, {analysis.settings.model.n_estimators} rounds."
+            f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
+        )
+
+    def _apply(self, analysis: Analysis, experiment: Experiment | None) -> None:
+        """Show a new analysis: the one place that redraws the curves."""
+        self._experiment = experiment
+        self.cost_input.disabled = analysis.per_user_cost
+        cost = None if analysis.per_user_cost else self.cost_per_contact
+        top = max(MAX_BUDGET, math.ceil(analysis.max_budget(cost)))
+        self.param.budget.bounds = (0.0, float(top))
+        available = [name for name in plots.STRATEGY_LABELS if name in analysis.curves]
+        with param.parameterized.discard_events(self):
+            self.analysis = analysis
+            self.param.strategies.objects = available
+            self.strategies = [name for name in (self.strategies or available) if name in available] or available
+        self._draw_analysis_views()
+        self._draw_strategy_views()
+        self._update_numbers()
+
+    # -- fitting (expensive: a worker thread, once per process per data and settings) -------------------
+
+    def _request(self) -> tuple[Hashable, ExperimentFactory, AnalysisSettings]:
+        settings = self.model.settings(self._base_settings)
+        if self.data.source == "provided" and self._provided is not None:
+            return (self._provided.key, settings), self._provided.get, settings
+        revenue_per_conversion = self.revenue_per_conversion
+        data = self.data
+        key = data.key(revenue_per_conversion)
+        snapshot = {name: getattr(data, name) for name in data.param if name != "name"}
+
+        def build() -> Experiment:
+            # the form can change while the worker runs: build from the values at the time of the click
+            return DataSource(**snapshot).experiment(revenue_per_conversion)
+
+        return (key, settings), build, settings
+
+    def _show_finished_if_any(self) -> None:
+        try:
+            key, _, _ = self._request()
+        except DataError:
+            return
+        job = finished_analysis(key)
+        if job is not None:
+            self._apply(job.future.result(), job.experiment)
+
+    @param.depends("fit", watch=True)
+    def _on_fit(self) -> None:
+        self.start_fit()
+
+    @catch_and_notify
+    def start_fit(self, wait: bool | None = None) -> AnalysisJob | None:
+        """Fit (or fetch) the analysis for the current data and settings.
+
+        In a served session the fit runs in the worker thread and the page follows its progress; elsewhere
+        (tests, scripts) or with ``wait=True`` it blocks until the analysis is shown.
+        """
+        key, build, settings = self._request()
+        job = analysis_job(key, build, settings)
+        doc = pn.state.curdoc
+        served = doc is not None and doc.session_context is not None
+        if wait is None:
+            wait = not served
+        if wait:
+            job.future.exception()  # blocks until done
+            self._finish(job)
+            return job
+        self.fitting = True
+        self._progress.param.update(active=True, max=max(job.total, 1), value=job.done)
+        self._status.object = "Preparing the data..."
+        job.subscribe(self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job)))
+        return job
+
+    def _on_progress(self, done: int, total: int) -> None:
+        # called from the worker thread; Panel forwards the change to the session's event loop
+        self._progress.param.update(max=max(total, 1), value=done)
+        self._status.object = f"Fitting models: fold {done} of {total} done"
+
+    @staticmethod
+    def _schedule(doc, callback: Callable[[], None]) -> None:
+        def run() -> None:
+            with set_curdoc(doc):
+                callback()
+
+        try:
+            doc.add_next_tick_callback(run)
+        except Exception:  # the session closed while the models were fitting
+            log.debug("session gone before the fit finished", exc_info=True)
+
+    @catch_and_notify
+    def _finish(self, job: AnalysisJob) -> None:
+        self.fitting = False
+        self._progress.param.update(active=False, value=self._progress.max)
+        error = job.future.exception()
+        if error is not None:
+            self._status.object = "The fit failed; the previous results are kept."
+            raise error
+        self._apply(job.future.result(), job.experiment)
+        self._status.object = f"Models fitted ({job.total} folds)." if job.total else "Models fitted."
+
+    # -- uploads and downloads ----------------------------------------------------------------------------
+
+    @catch_and_notify
+    def _on_upload(self, event: param.parameterized.Event) -> None:
+        content, name = event.new, self._upload.filename or ""
+        if not content:
+            return
+        # keep the file even when its mapping is wrong, so the analyst can fix the form and fit
+        self.data.param.update(file_bytes=content, file_name=name, source="file")
+        experiment = experiment_from_bytes(content, name, self.data.column_map(), self.revenue_per_conversion)
+        treated = int(experiment.treatment.sum())
+        message = (
+            f"{name}: {experiment.n_users:,} users ({treated:,} contacted, {len(experiment.features)} features) "
+            "ready. Press Fit models."
+        )
+        self._status.object = html.escape(message)
+        if pn.state.notifications is not None:
+            pn.state.notifications.success(message, duration=NOTIFICATION_MS)
+
+    def notify_error(self, message: str) -> None:
+        self.last_error = message
+        self._status.object = f'<span style="color:#b2182b">{html.escape(message)}</span>'
+        if pn.state.notifications is not None:
+            pn.state.notifications.error(message, duration=NOTIFICATION_MS)
+
+    def contact_list(self) -> pl.DataFrame:
+        """The experiment's users to contact under the budget, in targeting order: uplift score (expected
+        incremental revenue of a contact) descending, or per unit of cost with per-user costs."""
+        analysis = self.analysis
+        if analysis is None:
+            raise DataError("no results yet: press Fit models first.")
+        scores = analysis.scores
+        evaluated = scores.evaluation
+        score = scores.expected_incremental_revenue[evaluated]
+        cost = None
+        if analysis.per_user_cost:
+            if self._experiment is None:
+                raise DataError("the per-user costs of this analysis are not loaded; fit the models again.")
+            cost = self._experiment.column(COST)[evaluated]
+        contacts = contacts_under_budget(
+            score, self._budget(), cost=cost, cost_per_contact=None if cost is not None else self._cost()
+        )
+        rows = contacts.rows
+        frame = pl.DataFrame(
+            {
+                "rank": np.arange(1, rows.size + 1),
+                "user_id": scores.user_id[evaluated][rows],
+                "expected_incremental_revenue": score[rows],
+                "uplift": scores.uplift[evaluated][rows],
+                "p_treated": scores.p_treated[evaluated][rows],
+                "p_control": scores.p_control[evaluated][rows],
+                "contact_cost": cost[rows] if cost is not None else np.full(rows.size, self._cost()),
+                "cumulative_spend": contacts.cumulative_spend,
+            }
+        )
+        return frame
+
+    @catch_and_notify
+    def _contact_file(self) -> io.StringIO:
+        buffer = io.StringIO()
+        self.contact_list().write_csv(buffer)
+        buffer.seek(0)
+        return buffer
+
+    @catch_and_notify
+    def _snapshot_file(self) -> io.StringIO:
+        from uplift_studio.app.snapshot import snapshot_html  # optional module, built by the snapshot work
+
+        if self.analysis is None:
+            raise DataError("no results yet: press Fit models first.")
+        return io.StringIO(snapshot_html(self.analysis, self._budget(), self._cost()))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def build_dashboard(
+    analysis: Analysis | None = None,
+    *,
+    experiment: Experiment | ExperimentFactory | _Provided | None = None,
+    settings: AnalysisSettings | None = None,
+    budget: float = DEFAULT_BUDGET,
+    cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
+    revenue_per_conversion: float | None = None,
+    autofit: bool = True,
+    **params,
+) -> Dashboard:
+    """The dashboard of one session.
+
+    ``analysis`` shows finished results at once (tests, scripts). Without it the data is ``experiment`` (an
+    :class:`Experiment` or a zero-argument factory, e.g. the CLI's ``--data``) or else the data form's default,
+    the simulated campaign; in a served session the fit then starts when the page has loaded, unless
+    another session already has the same analysis in memory. ``params`` set any other parameter.
+    """
+    pn.extension(notifications=True)
+    hv.extension("bokeh")
+    dashboard = Dashboard(
+        analysis,
+        experiment=experiment,
+        settings=settings,
+        budget=budget,
+        cost_per_contact=cost_per_contact,
+        revenue_per_conversion=revenue_per_conversion,
+        **params,
+    )
+    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+    if autofit and served and dashboard.analysis is None:
+        pn.state.onload(dashboard.start_fit)
+    return dashboard
+
+
+def serve(
+    experiment: Experiment | ExperimentFactory | None = None,
+    *,
+    settings: AnalysisSettings | None = None,
+    budget: float = DEFAULT_BUDGET,
+    cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
+    revenue_per_conversion: float | None = None,
+    port: int = 5006,
+    address: str | None = None,
+    show: bool = False,
+    threaded: bool = False,
+    **server_options,
+):
+    """Serve the app (what ``uplift-studio serve`` calls); blocks unless ``threaded=True``.
+
+    ``experiment`` is an :class:`Experiment`, a zero-argument function returning one, or None for the
+    simulated campaign of the data form. Its fit starts at once in the background, before any browser
+    connects, and every session shares it. Returns what ``panel.serve`` returns (a server, or its thread).
+    """
+    provided = _Provided(experiment) if experiment is not None else None
+    if provided is not None:
+        key = (provided.key, settings or AnalysisSettings())
+        analysis_job(key, provided.get, settings or AnalysisSettings())
+
+    def app() -> pn.template.BootstrapTemplate:
+        dashboard = build_dashboard(
+            experiment=provided,  # one experiment and one key per process, whichever session asks
+            settings=settings,
+            budget=budget,
+            cost_per_contact=cost_per_contact,
+            revenue_per_conversion=revenue_per_conversion,
+        )
+        return dashboard.__panel__()
+
+    return pn.serve(
+        {"/": app},
+        port=port,
+        address=address,
+        show=show,
+        threaded=threaded,
+        title=TITLE,
+        **server_options,
+    )

@@ -1,0 +1,180 @@
+"""The app's settings as typed, bounded ``param`` classes: where the data comes from, the economics of the
+campaign, which strategies to show, and the model settings behind "Fit models".
+
+Only :class:`DataSource` and :class:`ModelChoice` decide an analysis (and key its cache); the economics and
+the strategies shown are read from a finished analysis at slider speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tempfile
+from pathlib import Path
+
+import param
+
+from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, AnalysisSettings
+from uplift_studio.core.data import ColumnMap, Experiment, from_frame, read_table
+from uplift_studio.core.errors import DataError
+from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
+
+STRATEGY_NAMES = ("random", "probability", "uplift", "oracle")
+MAX_BUDGET = 1_000_000.0
+FILE_TYPES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+class DataSource(param.Parameterized):
+    """The experiment to analyse: the simulated campaign, or an uploaded CSV/Parquet file and the mapping of
+    its columns to roles (design section 2)."""
+
+    source = param.Selector(
+        default="simulated",
+        objects=["simulated", "file"],
+        doc="Analyse the built-in simulated campaign (with its ground truth) or the uploaded file.",
+    )
+    users = param.Integer(
+        default=DEFAULT_USERS,
+        bounds=(1_000, 5_000_000),
+        softbounds=(5_000, 1_000_000),
+        doc="Users in the simulated campaign.",
+    )
+    treated_share = param.Number(
+        default=DEFAULT_TREATED_SHARE,
+        bounds=(0.05, 0.95),
+        step=0.05,
+        doc="Share of the simulated users who were contacted in the experiment.",
+    )
+    seed = param.Integer(default=DEFAULT_SEED, bounds=(0, 2**31 - 1), doc="Random seed of the simulated campaign.")
+
+    file_bytes = param.Bytes(default=None, allow_None=True, precedence=-1, doc="Content of the uploaded file.")
+    file_name = param.String(
+        default="", precedence=-1, doc="Name of the uploaded file (its ending decides the format)."
+    )
+    treatment_column = param.String(default="treatment", doc="Column saying who was contacted.")
+    treated_value = param.String(
+        default="", doc="Label of the contacted arm when the treatment column is not 0/1 (blank: 0/1, yes/no)."
+    )
+    control_value = param.String(default="", doc="Label of the control arm when the treatment column is not 0/1.")
+    conversion_column = param.String(default="converted", doc="Column saying who bought (0/1, yes/no, true/false).")
+    revenue_column = param.String(
+        default="revenue",
+        doc="Column with each user's revenue; if the file has none, the value per conversion is used.",
+    )
+    id_column = param.String(default="user_id", doc="Column with a unique user id (absent: row numbers).")
+
+    def column_map(self) -> ColumnMap:
+        return ColumnMap(
+            id=self.id_column.strip() or None,
+            treatment=self.treatment_column.strip(),
+            treated_value=self.treated_value.strip() or None,
+            control_value=self.control_value.strip() or None,
+            conversion=self.conversion_column.strip(),
+            revenue=self.revenue_column.strip() or None,
+        )
+
+    def key(self, revenue_per_conversion: float | None = None) -> tuple:
+        """What decides the experiment: small and hashable (a file by its content hash, never by its frame)."""
+        if self.source == "simulated":
+            return ("simulated", self.users, round(self.treated_share, 6), self.seed)
+        if not self.file_bytes:
+            raise DataError(
+                "no file uploaded yet: upload a CSV or Parquet experiment, or choose the simulated campaign."
+            )
+        digest = hashlib.sha256(self.file_bytes).hexdigest()
+        return ("file", digest, self.file_name, self.column_map(), revenue_per_conversion)
+
+    def experiment(self, revenue_per_conversion: float | None = None) -> Experiment:
+        """Build and validate the experiment; every problem with the file is a :class:`DataError`."""
+        if self.source == "simulated":
+            return simulate_campaign(self.users, self.treated_share, self.seed)
+        if not self.file_bytes:
+            raise DataError(
+                "no file uploaded yet: upload a CSV or Parquet experiment, or choose the simulated campaign."
+            )
+        return experiment_from_bytes(self.file_bytes, self.file_name, self.column_map(), revenue_per_conversion)
+
+
+def experiment_from_bytes(
+    content: bytes, file_name: str, columns: ColumnMap, revenue_per_conversion: float | None = None
+) -> Experiment:
+    """An uploaded file through the core's own reader and validation, named as the user named it."""
+    name = Path(file_name or "upload").name
+    if not name.lower().endswith(FILE_TYPES):
+        raise DataError(f"{name}: unknown file type. Upload a .csv, .csv.gz or .parquet file.")
+    # the core reads from a path (its messages name the file); a private temporary folder keeps the name
+    with tempfile.TemporaryDirectory(prefix="uplift_upload_") as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        raw = read_table(path)
+    return from_frame(raw, columns, source=name, revenue_per_conversion=revenue_per_conversion)
+
+
+class Economics(param.Parameterized):
+    """The campaign's budget and costs, and the strategies to compare: read from a finished analysis."""
+
+    budget = param.Number(
+        default=DEFAULT_BUDGET,
+        bounds=(0.0, MAX_BUDGET),
+        step=1_000.0,
+        doc="Money available for the campaign's contacts, in the currency of the revenue.",
+    )
+    cost_per_contact = param.Number(
+        default=DEFAULT_COST_PER_CONTACT,
+        bounds=(0.01, 1_000.0),
+        softbounds=(0.1, 50.0),
+        step=0.1,
+        doc="Cost of contacting one customer (ignored when the data has a per-user cost column).",
+    )
+    revenue_per_conversion = param.Number(
+        default=None,
+        allow_None=True,
+        bounds=(0.0, None),
+        inclusive_bounds=(False, True),
+        doc="Value of one conversion, used only when the data has no revenue column.",
+    )
+    strategies = param.ListSelector(
+        default=list(STRATEGY_NAMES),
+        objects=list(STRATEGY_NAMES),
+        doc="Targeting strategies to draw: random order, conversion probability, the uplift model, and the oracle "
+        "(the true value, simulated data only).",
+    )
+
+
+class ModelChoice(param.Parameterized):
+    """The T-learner's settings: changing them needs "Fit models" again."""
+
+    n_estimators = param.Integer(default=75, bounds=(5, 2_000), softbounds=(10, 500), doc="Boosting rounds per model.")
+    learning_rate = param.Number(
+        default=0.05, bounds=(0.001, 1.0), softbounds=(0.01, 0.3), doc="XGBoost learning rate."
+    )
+    max_depth = param.Integer(default=3, bounds=(1, 12), doc="Depth of each tree.")
+    folds = param.Integer(
+        default=5, bounds=(2, 20), softbounds=(2, 10), doc="Cross-fitting folds: every user is scored out of sample."
+    )
+    seed = param.Integer(default=7, bounds=(0, 2**31 - 1), doc="Seed of the folds, the models and the random strategy.")
+
+    def settings(self, base: AnalysisSettings | None = None) -> AnalysisSettings:
+        """These values over ``base`` (whose other settings, e.g. threads or the population, are kept)."""
+        base = base or AnalysisSettings()
+        model = dataclasses.replace(
+            base.model,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=self.max_depth,
+            folds=self.folds,
+            seed=self.seed,
+        )
+        return dataclasses.replace(base, model=model)
+
+    @classmethod
+    def from_settings(cls, settings: AnalysisSettings, **params) -> ModelChoice:
+        model = settings.model
+        return cls(
+            n_estimators=model.n_estimators,
+            learning_rate=model.learning_rate,
+            max_depth=model.max_depth,
+            folds=model.folds,
+            seed=model.seed,
+            **params,
+        )
