@@ -34,7 +34,6 @@ from uplift_studio.core.data import CONVERTED, ID, REVENUE, TREATMENT, Experimen
 from uplift_studio.core.errors import DataError
 
 VALUE_MODELS = ("order_value", "revenue")
-STRATEGIES = ("random", "probability", "uplift", "oracle")
 
 Progress = Callable[[int, int], None]
 
@@ -334,11 +333,11 @@ class TLearner(BaseEstimator):
         spend: np.ndarray,
     ) -> TLearner:
         # Cross-fitting encodes and validates the whole experiment once, then fits each fold on ``rows`` of
-        # it: each model's rows are copied out of the full matrix once, with no intermediate fold copy.
+        # it: each arm's rows are gathered out of the full matrix once, with no intermediate fold copy.
         if self.value_model not in VALUE_MODELS:
             raise DataError(f"value_model must be one of {', '.join(VALUE_MODELS)}, got {self.value_model!r}")
-        treated = rows[arm[rows] == 1]
-        control = rows[arm[rows] == 0]
+        arm_of_row = arm[rows]
+        treated, control = rows[arm_of_row == 1], rows[arm_of_row == 0]
         for label, group in (("treated", treated), ("control", control)):
             buyers = int(converted[group].sum())
             if buyers == 0 or buyers == group.shape[0]:
@@ -359,27 +358,29 @@ class TLearner(BaseEstimator):
         # A categorical column without a single level is all missing: XGBoost needs no category for it.
         self.feature_types_ = ["c" if self.categories_.get(name) else "q" for name in names]
 
-        def fitted(template: BaseEstimator, seed: int, rows: np.ndarray, target: np.ndarray) -> Any:
+        def fitted(template: BaseEstimator, seed: int, features: np.ndarray, target: np.ndarray) -> Any:
             model = clone(template).set_params(
                 random_state=int(seed), enable_categorical=True, feature_types=self.feature_types_
             )
-            return model.fit(np.take(matrix, rows, axis=0), target[rows])
+            return model.fit(features, target)
 
-        self.treated_classifier_ = fitted(classifier, seeds[0], treated, converted)
-        self.control_classifier_ = fitted(classifier, seeds[1], control, converted)
+        treated_features = np.take(matrix, treated, axis=0)
+        control_features = np.take(matrix, control, axis=0)
+        self.treated_classifier_ = fitted(classifier, seeds[0], treated_features, converted[treated])
+        self.control_classifier_ = fitted(classifier, seeds[1], control_features, converted[control])
 
         buyers = rows[converted[rows] == 1]
-        log_value = np.log1p(spend)
-        self.order_value_model_ = fitted(regressor, seeds[2], buyers, log_value)
-        fitted_log_value = self.order_value_model_.predict(np.take(matrix, buyers, axis=0)).astype(np.float64)
-        residuals = log_value[buyers] - fitted_log_value
+        buyer_features = np.take(matrix, buyers, axis=0)
+        log_value = np.log1p(spend[buyers])
+        self.order_value_model_ = fitted(regressor, seeds[2], buyer_features, log_value)
+        residuals = log_value - self.order_value_model_.predict(buyer_features).astype(np.float64)
         # Duan (1983), the smearing estimate: E[exp(log1p value)] = exp(prediction) * mean(exp(residual)),
         # without assuming normal errors; the order value is that minus 1.
         self.smearing_ = float(np.mean(np.exp(residuals)))
 
         if self.value_model == "revenue":
-            self.treated_regressor_ = fitted(regressor, seeds[3], treated, spend)
-            self.control_regressor_ = fitted(regressor, seeds[4], control, spend)
+            self.treated_regressor_ = fitted(regressor, seeds[3], treated_features, spend[treated])
+            self.control_regressor_ = fitted(regressor, seeds[4], control_features, spend[control])
         return self
 
     def _matrix(self, X: pl.DataFrame | np.ndarray) -> np.ndarray:
