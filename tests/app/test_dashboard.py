@@ -263,3 +263,11 @@ def test_contact_list_needs_results():
     dashboard = Dashboard(data=DataSource(users=2_000, seed=99))
     assert dashboard._contact_file() is None
     assert "press Fit models" in dashboard.last_error
+
+
+def test_progress_from_the_worker_reaches_the_bar(analysis):
+    dashboard = build_dashboard(analysis)
+    dashboard._progress.max = 1
+    dashboard._on_progress(3, 5)  # a larger total arrives with a value above the old maximum
+    assert (dashboard._progress.value, dashboard._progress.max) == (3, 5)
+    assert "fold 3 of 5" in dashboard._status.object

@@ -181,6 +181,7 @@ table.us { border-collapse: collapse; font-size: 13px; width: 100%; }
 table.us th, table.us td { padding: 4px 8px; border-bottom: 1px solid #e4e7eb; text-align: right; }
 table.us th:first-child, table.us td:first-child { text-align: left; }
 table.us tr.uplift td { font-weight: 600; }
+table.us td { white-space: nowrap; }
 .sentence { font-size: 16px; line-height: 1.45; color: #102a43; }
 .source { font-size: 13px; color: #52606d; }
 """
@@ -274,7 +275,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self._strategy_table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
         self._agreement = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
         self._efficiency = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
-        self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=320)
+        self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380, min_height=320)
         self._frontier = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
         self._deciles = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
         self._quadrants = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460)
@@ -301,7 +302,11 @@ class Dashboard(Economics, pn.viewable.Viewer):
         )
 
         self.budget_slider = pn.widgets.EditableFloatSlider.from_param(
-            self.param.budget, name="Budget ($)", format="0,0", sizing_mode="stretch_width"
+            self.param.budget,
+            name="Budget ($)",
+            format="0,0",
+            sizing_mode="stretch_width",
+            css_classes=["budget-slider"],
         )
         self.budget_slider.param.watch(self._on_release, "value_throttled")
         self.cost_input = pn.widgets.FloatInput.from_param(self.param.cost_per_contact, name="Cost per contact ($)")
@@ -336,9 +341,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         model_form = pn.Param(self.model, show_name=False, sizing_mode="stretch_width")
-        self.fit_button = pn.widgets.Button.from_param(
-            self.param.fit, color="primary", sizing_mode="stretch_width"
-        )
+        self.fit_button = pn.widgets.Button.from_param(self.param.fit, color="primary", sizing_mode="stretch_width")
         self.sidebar = pn.Column(
             "### Economics",
             economics,
@@ -358,7 +361,11 @@ class Dashboard(Economics, pn.viewable.Viewer):
             pn.FlexBox(*self._cards.values()),
             self._downloads,
             self._efficiency,
-            pn.Row(self._comparison, pn.Column("#### Strategies at this budget", self._strategy_table)),
+            pn.Row(
+                self._comparison,
+                pn.Column("#### Strategies at this budget", self._strategy_table, width=600),
+                sizing_mode="stretch_width",
+            ),
             self._frontier,
             self._deciles,
             self._quadrants,
@@ -405,7 +412,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
 
     def _comparison_layer(self, budget: float, cost_per_contact: float) -> hv.Overlay:
         return plots.strategy_comparison(self.analysis, self._budget(), self._cost()).opts(
-            title="ROI by strategy at the chosen budget (95% interval)"
+            title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh"
         )
 
     @param.depends("budget", "cost_per_contact", watch=True)
@@ -535,7 +542,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         agreement = plots.segment_agreement_table(analysis)
         self._agreement.visible = agreement is not None
         if agreement is not None:
-            self._agreement.object = "<h4>Predicted segments against the true segments (simulated data)</h4>" + (
+            self._agreement.object = "<b>Predicted segments against the true segments (simulated data)</b>" + (
                 _table_html(agreement, {"agreement": plots.format_share})
             )
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in analysis.notes)
@@ -561,6 +568,9 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self._draw_analysis_views()
         self._draw_strategy_views()
         self._update_numbers()
+        self._status.object = (
+            f"Models fitted ({analysis.settings.model.folds}-fold cross-fitting, {html.escape(analysis.created)})."
+        )
 
     # -- fitting (expensive: a worker thread, once per process per data and settings) -------------------
 
@@ -610,15 +620,21 @@ class Dashboard(Economics, pn.viewable.Viewer):
             self._finish(job)
             return job
         self.fitting = True
-        self._progress.param.update(active=True, max=max(job.total, 1), value=job.done)
+        self._progress.active = True
+        self._set_progress(job.done, job.total)
         self._status.object = "Preparing the data..."
         job.subscribe(self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job)))
         return job
 
     def _on_progress(self, done: int, total: int) -> None:
         # called from the worker thread; Panel forwards the change to the session's event loop
-        self._progress.param.update(max=max(total, 1), value=done)
+        self._set_progress(done, total)
         self._status.object = f"Fitting models: fold {done} of {total} done"
+
+    def _set_progress(self, done: int, total: int) -> None:
+        # max first, on its own: the bar bounds its value by max only once a max change has been processed
+        self._progress.max = max(total, done, 1)
+        self._progress.value = min(done, self._progress.max)
 
     @staticmethod
     def _schedule(doc, callback: Callable[[], None]) -> None:
@@ -634,13 +650,13 @@ class Dashboard(Economics, pn.viewable.Viewer):
     @catch_and_notify
     def _finish(self, job: AnalysisJob) -> None:
         self.fitting = False
-        self._progress.param.update(active=False, value=self._progress.max)
+        self._progress.active = False
+        self._progress.value = self._progress.max
         error = job.future.exception()
         if error is not None:
             self._status.object = "The fit failed; the previous results are kept."
             raise error
         self._apply(job.future.result(), job.experiment)
-        self._status.object = f"Models fitted ({job.total} folds)." if job.total else "Models fitted."
 
     # -- uploads and downloads ----------------------------------------------------------------------------
 

@@ -9,12 +9,13 @@ search), so the dashboard can redraw the cheap layers on a slider tick and never
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh options these plots use)
 import numpy as np
 import polars as pl
-from bokeh.models import NumeralTickFormatter
+from bokeh.models import Axis, NumeralTickFormatter
 
 from uplift_studio.core.analysis import Analysis, StrategyResult
 from uplift_studio.core.evaluate import Z95
@@ -33,12 +34,31 @@ MAX_CURVE_POINTS = 2_000
 FRONTIER_POINTS = 200
 
 
-def _axis_format(pattern: str) -> NumeralTickFormatter:
-    # a new Bokeh model per plot: one model instance cannot belong to two sessions' documents
-    return NumeralTickFormatter(format=pattern)
-
-
 _MONEY_FORMAT, _SHARE_FORMAT, _ROI_FORMAT = "$0.[0]a", "0%", "0.0[0]"
+
+
+def _axis_formats(x: str | None, left: str | None, right: str | None = None) -> Callable:
+    """A render hook giving the axes numeral formats (``$684k``, ``25%``, ``6.8``).
+
+    A hook, not the ``xformatter``/``yformatter`` options: HoloViews 1.23 ignores those on twin-axis
+    (``multi_y``) plots, and a formatter model put in the options would be shared by every document the
+    element is rendered in, which Bokeh refuses; the hook makes new models at each render."""
+
+    def hook(plot, element) -> None:
+        figure = plot.state
+        for side, pattern in (("below", x), ("left", left), ("right", right)):
+            if pattern is None:
+                continue
+            for axis in getattr(figure, side):
+                current = getattr(axis, "formatter", None)
+                # hooks run again at every update: keep the model, so a budget tick sends nothing new
+                if isinstance(axis, Axis) and not (
+                    isinstance(current, NumeralTickFormatter) and current.format == pattern
+                ):
+                    axis.formatter = NumeralTickFormatter(format=pattern)
+
+    return hook
+
 
 SHARE = hv.Dimension("share_targeted", label="Share of users targeted", range=(0, 1))
 REVENUE = hv.Dimension("incremental_revenue", label="Projected incremental revenue", unit="$")
@@ -84,8 +104,8 @@ def _overlay(layers: Sequence[hv.Element], overlay_only: dict | None = None, **p
     overlay's own options when it is composed, but takes them from its first element."""
     first, *rest = layers
     allowed = hv.Store.options(backend="bokeh")[type(first).__name__].groups["plot"].allowed_keywords
-    first = first.opts(**{key: value for key, value in plot_options.items() if key in allowed})
-    return hv.Overlay([first, *rest]).opts(hv.opts.Overlay(**plot_options, **(overlay_only or {})))
+    first = first.opts(**{key: value for key, value in plot_options.items() if key in allowed}, backend="bokeh")
+    return hv.Overlay([first, *rest]).opts(**plot_options, **(overlay_only or {}), backend="bokeh")
 
 
 def _chosen(analysis: Analysis, strategies: Sequence[str] | None) -> list[str]:
@@ -158,21 +178,24 @@ def efficiency_curve(analysis: Analysis, strategies: Sequence[str] | None = None
     diagonal = pl.DataFrame({"share_targeted": [0.0, 1.0], "incremental_revenue": [0.0, total]})
     layers: list[hv.Element] = [
         hv.Curve(diagonal, SHARE, REVENUE, label="Random (expected)").opts(
-            color="#444444", line_dash="dashed", line_width=1.5
+            backend="bokeh", color="#444444", line_dash="dashed", line_width=1.5
         )
     ]
     if "uplift" in names:
         band = _curve_frame(analysis, "uplift", with_band=True).select("share_targeted", "ci_low", "ci_high")
         layers.append(
             hv.Area(band, SHARE, ["ci_low", "ci_high"], label="Uplift 95% interval").opts(
-                color=STRATEGY_COLORS["uplift"], alpha=0.18, line_alpha=0
+                backend="bokeh", color=STRATEGY_COLORS["uplift"], alpha=0.18, line_alpha=0
             )
         )
     for name in names:
         frame = _curve_frame(analysis, name)
         layers.append(
             hv.Curve(frame, SHARE, REVENUE, label=STRATEGY_LABELS.get(name, name)).opts(
-                color=STRATEGY_COLORS.get(name, "#000000"), line_width=2.5 if name == "uplift" else 1.8, tools=["hover"]
+                backend="bokeh",
+                color=STRATEGY_COLORS.get(name, "#000000"),
+                line_width=2.5 if name == "uplift" else 1.8,
+                tools=["hover"],
             )
         )
     return _overlay(
@@ -180,11 +203,10 @@ def efficiency_curve(analysis: Analysis, strategies: Sequence[str] | None = None
         title="Who to contact: incremental revenue by share targeted",
         xlabel=SHARE.label,
         ylabel=f"{REVENUE.label} ($)",
-        xformatter=_axis_format(_SHARE_FORMAT),
-        yformatter=_axis_format(_MONEY_FORMAT),
+        hooks=[_axis_formats(_SHARE_FORMAT, _MONEY_FORMAT)],
         legend_position="bottom_right",
         responsive=True,
-        min_height=340,
+        height=360,
         show_grid=True,
     )
 
@@ -192,7 +214,9 @@ def efficiency_curve(analysis: Analysis, strategies: Sequence[str] | None = None
 def budget_marker(analysis: Analysis, budget: float, cost_per_contact: float | None) -> hv.VLine:
     """The share of users the budget reaches down the uplift ranking: its own cheap layer over the curve."""
     share = analysis.at_budget(budget, cost_per_contact)["uplift"].share_targeted
-    return hv.VLine(share, kdims=[SHARE, REVENUE]).opts(color="#e7298a", line_width=2, line_dash="dotdash")
+    return hv.VLine(share, kdims=[SHARE, REVENUE]).opts(
+        backend="bokeh", color="#e7298a", line_width=2, line_dash="dotdash"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -239,6 +263,7 @@ def decile_dominance(analysis: Analysis, strategies: Sequence[str] | None = None
         position,
         [REVENUE, "strategy", "decile"],
     ).opts(
+        backend="bokeh",
         color=hv.dim("strategy").categorize(STRATEGY_COLORS, default="#000000"),
         bar_width=width * 0.95,
         line_alpha=0,
@@ -253,7 +278,7 @@ def decile_dominance(analysis: Analysis, strategies: Sequence[str] | None = None
         ),
         position,
         [REVENUE, "error_low", "error_high"],
-    ).opts(line_width=1, color="#333333")
+    ).opts(backend="bokeh", line_width=1, color="#333333")
     capture_dim = hv.Dimension("cumulative_capture", label="Cumulative capture of the total effect")
     captures = [
         hv.Curve(
@@ -262,10 +287,10 @@ def decile_dominance(analysis: Analysis, strategies: Sequence[str] | None = None
             capture_dim,
             label=f"{STRATEGY_LABELS.get(name, name)}",
         ).opts(
+            backend="bokeh",
             color=STRATEGY_COLORS.get(name, "#000000"),
             line_dash="dotted",
             line_width=1.5,
-            yformatter=_axis_format(_SHARE_FORMAT),
             tools=["hover"],
         )
         for name in names
@@ -273,12 +298,12 @@ def decile_dominance(analysis: Analysis, strategies: Sequence[str] | None = None
     return _overlay(
         [bars, errors, *captures],
         overlay_only={"multi_y": True},
+        hooks=[_axis_formats("0", _MONEY_FORMAT, _SHARE_FORMAT)],
         title="Decile dominance: incremental revenue per score decile (dotted: cumulative capture)",
         xticks=[(d, str(d)) for d in range(1, 11)],
-        yformatter=_axis_format(_MONEY_FORMAT),
         legend_position="top_right",
         responsive=True,
-        min_height=340,
+        height=360,
         show_grid=True,
     )
 
@@ -308,7 +333,7 @@ def persuadability_quadrants(analysis: Analysis) -> hv.Overlay:
     x_dim = hv.Dimension("p_control", label="P(buy | not contacted)")
     y_dim = hv.Dimension("p_treated", label="P(buy | contacted)")
     density = hv.QuadMesh((grid.x_edges, grid.y_edges, counts), [x_dim, y_dim], hv.Dimension("users")).opts(
-        cmap="Blues", logz=True, colorbar=True, tools=["hover"], clabel="users per cell"
+        backend="bokeh", cmap="Blues", logz=True, colorbar=True, tools=["hover"], clabel="users per cell"
     )
     top = float(max(grid.x_edges[-1], grid.y_edges[-1]))
     delta, sure = analysis.thresholds.delta, analysis.thresholds.sure_thing_p_control
@@ -319,7 +344,7 @@ def persuadability_quadrants(analysis: Analysis) -> hv.Overlay:
             {"p_control": [sure, sure], "p_treated": [sure - delta, sure + delta]},
         ],
         [x_dim, y_dim],
-    ).opts(color="#222222", line_width=1.5, line_dash="dashed")
+    ).opts(backend="bokeh", color="#222222", line_width=1.5, line_dash="dashed")
 
     anchors = {
         "persuadable": (0.22 * top, 0.78 * top),
@@ -340,6 +365,7 @@ def persuadability_quadrants(analysis: Analysis) -> hv.Overlay:
         [x_dim, y_dim],
         ["text", "segment"],
     ).opts(
+        backend="bokeh",
         text_font_size="9pt",
         text_color=hv.dim("segment").categorize(SEGMENT_COLORS),
         text_font_style="bold",
@@ -352,7 +378,7 @@ def persuadability_quadrants(analysis: Analysis) -> hv.Overlay:
         overall = agreement["agree"].sum() / agreement["users"].sum()
         title += f" (segments agree with the truth for {overall:.0%} of users)"
     return _overlay(
-        [density, boundaries, labels], title=title, responsive=True, min_height=420, xlim=(0, top), ylim=(0, top)
+        [density, boundaries, labels], title=title, responsive=True, height=460, xlim=(0, top), ylim=(0, top)
     )
 
 
@@ -402,7 +428,12 @@ def budget_frontier(
             BUDGET,
             REVENUE,
             label="Spend (ROI = 1)",
-        ).opts(color="#444444", line_dash="dotted", line_width=1.2)
+        ).opts(
+            backend="bokeh",
+            color="#444444",
+            line_dash="dotted",
+            line_width=1.2,
+        )
     ]
     for name in names:
         frame = frontiers[name]
@@ -410,26 +441,34 @@ def budget_frontier(
         color = STRATEGY_COLORS.get(name, "#000000")
         layers.append(
             hv.Curve(frame.select("budget", "incremental_revenue"), BUDGET, REVENUE, label=label).opts(
-                color=color, line_width=2.2 if name == "uplift" else 1.6, tools=["hover"]
+                backend="bokeh",
+                color=color,
+                line_width=2.2 if name == "uplift" else 1.6,
+                tools=["hover"],
             )
         )
         layers.append(
             hv.Curve(frame.select("budget", "roi"), BUDGET, ROI, label=f"{label} ROI").opts(
-                color=color, line_dash="dashed", line_width=1.2, tools=["hover"]
+                backend="bokeh",
+                color=color,
+                line_dash="dashed",
+                line_width=1.2,
+                tools=["hover"],
             )
         )
     if "uplift" in analysis.curves:
         break_even = analysis.break_even_budget("uplift", cost_per_contact)
-        layers.append(hv.VLine(break_even, kdims=[BUDGET, REVENUE]).opts(color="#e7298a", line_width=1.5))
+        layers.append(
+            hv.VLine(break_even, kdims=[BUDGET, REVENUE]).opts(backend="bokeh", color="#e7298a", line_width=1.5)
+        )
     return _overlay(
         layers,
         overlay_only={"multi_y": True},
+        hooks=[_axis_formats(_MONEY_FORMAT, _MONEY_FORMAT, _ROI_FORMAT)],
         title="Budget frontier: revenue (solid) and ROI (dashed) by budget; pink line: uplift break-even",
-        xformatter=_axis_format(_MONEY_FORMAT),
-        yformatter=_axis_format(_MONEY_FORMAT),
         legend_position="right",
         responsive=True,
-        min_height=340,
+        height=360,
         show_grid=True,
     )
 
@@ -479,6 +518,7 @@ def strategy_comparison(analysis: Analysis, budget: float, cost_per_contact: flo
         strategy,
         [ROI, REVENUE, "contacts"],
     ).opts(
+        backend="bokeh",
         color=hv.dim("strategy").categorize(STRATEGY_COLORS, default="#000000"),
         line_alpha=0,
         tools=["hover"],
@@ -492,7 +532,7 @@ def strategy_comparison(analysis: Analysis, budget: float, cost_per_contact: flo
         ),
         strategy,
         [ROI, "error_low", "error_high"],
-    ).opts(color="#222222", line_width=1.5)
+    ).opts(backend="bokeh", color="#222222", line_width=1.5)
     layers: list[hv.Element] = [bars, errors]
     if analysis.has_truth:
         truth = table.select(
@@ -500,15 +540,15 @@ def strategy_comparison(analysis: Analysis, budget: float, cost_per_contact: flo
         )
         layers.append(
             hv.Scatter(truth, strategy, hv.Dimension("true_roi", label=ROI.label), label="True ROI").opts(
-                marker="diamond", size=12, color="#e7298a", tools=["hover"]
+                backend="bokeh", marker="diamond", size=12, color="#e7298a", tools=["hover"]
             )
         )
     return _overlay(
         layers,
         title=f"ROI by strategy at a {format_money(budget)} budget (95% interval)",
-        yformatter=_axis_format(_ROI_FORMAT),
+        hooks=[_axis_formats(None, _ROI_FORMAT)],
         responsive=True,
-        min_height=300,
+        height=320,
         show_grid=True,
         legend_position="top_left",
     )

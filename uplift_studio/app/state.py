@@ -20,8 +20,16 @@ from uplift_studio.core.errors import DataError
 from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
 
 STRATEGY_NAMES = ("random", "probability", "uplift", "oracle")
-MAX_BUDGET = 1_000_000.0
+MAX_BUDGET = 500_000.0  # 5x the default budget; an analysis whose full campaign costs more extends it
 FILE_TYPES = (".csv", ".csv.gz", ".parquet", ".pq")
+_MAPPING_FIELDS = (
+    "treatment_column",
+    "treated_value",
+    "control_value",
+    "conversion_column",
+    "revenue_column",
+    "id_column",
+)
 
 
 class DataSource(param.Parameterized):
@@ -62,6 +70,15 @@ class DataSource(param.Parameterized):
         doc="Column with each user's revenue; if the file has none, the value per conversion is used.",
     )
     id_column = param.String(default="user_id", doc="Column with a unique user id (absent: row numbers).")
+
+    @param.depends("source", watch=True, on_init=True)
+    def _show_relevant_fields(self) -> None:
+        # the form shows the simulation's settings or the file's column mapping, not both
+        simulated = self.source == "simulated"
+        for name in ("users", "treated_share", "seed"):
+            self.param[name].precedence = 1 if simulated else -1
+        for name in _MAPPING_FIELDS:
+            self.param[name].precedence = 2 if self.source == "file" else -1
 
     def column_map(self) -> ColumnMap:
         return ColumnMap(

@@ -1,0 +1,161 @@
+"""The analyst's app: cold start, warm start and the server-side cost of a budget change.
+
+    python benchmarks/bench_app.py [--users 150000] [--changes 60] [--skip-starts]
+
+1. Cold start: ``panel serve launch.py`` with an empty ``UPLIFT_STUDIO_CACHE``, timed from the process start
+   until a browser (Debian Chromium via Playwright) shows a dollar figure in the ROI/revenue cards. The fit is
+   then timed on its own in this process (simulation, then ``run_analysis`` without the cache) to break the
+   cold start down. Goal: <= 30 s.
+2. Warm start: the same command again on the now filled disk cache. Goal: <= 3 s.
+3. Budget change: the dashboard of the default campaign rendered into a Bokeh document (sidebar and main area,
+   as a session has it), then ``dashboard.param.update(budget=...)`` timed end to end, including the HoloViews
+   and Bokeh model updates; the median over many budgets. Goal: <= 50 ms. A slider drag tick (the slider's
+   ``value`` moves, the comparison chart waits for the release) is timed separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+MONEY = re.compile(r"^-?\$[\d,.]+[kM]?$")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def time_launch(cache: Path, timeout: float = 900.0) -> dict[str, float]:
+    """Seconds from ``panel serve launch.py`` starting until the page answers, and until it shows numbers."""
+    from playwright.sync_api import expect, sync_playwright
+
+    port = free_port()
+    env = {**os.environ, "UPLIFT_STUDIO_CACHE": str(cache)}
+    command = [sys.executable, "-m", "panel", "serve", "launch.py", "--port", str(port), "--address", "127.0.0.1"]
+    command += ["--allow-websocket-origin", f"127.0.0.1:{port}"]
+    start = time.perf_counter()
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/launch"
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"panel serve exited: {server.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+        served = time.perf_counter() - start
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+            page = browser.new_page()
+            page.goto(url)
+            expect(page.locator("#kpi-incremental_revenue")).to_have_text(MONEY, timeout=timeout * 1000)
+            numbers = time.perf_counter() - start
+            roi = page.locator("#kpi-roi").inner_text()
+            browser.close()
+        return {"page_served": served, "numbers_shown": numbers, "roi": roi}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def time_fit(users: int) -> dict[str, float]:
+    from uplift_studio.core.analysis import run_analysis
+    from uplift_studio.core.simulate import simulate_campaign
+
+    start = time.perf_counter()
+    experiment = simulate_campaign(users)
+    simulated = time.perf_counter() - start
+    start = time.perf_counter()
+    run_analysis(experiment, use_cache=False)
+    return {"simulate": simulated, "fit_and_curves": time.perf_counter() - start}
+
+
+def time_budget_changes(users: int, changes: int) -> dict[str, float]:
+    import numpy as np
+    import panel as pn
+    from bokeh.document import Document
+
+    from uplift_studio.app.dashboard import build_dashboard
+    from uplift_studio.core.analysis import run_analysis
+    from uplift_studio.core.simulate import simulate_campaign
+
+    analysis = run_analysis(simulate_campaign(users))
+    dashboard = build_dashboard(analysis)
+    document = Document()
+    document.add_root(pn.Row(dashboard.sidebar, dashboard.main).get_root(document))
+    budgets = np.random.default_rng(0).uniform(20_000, 280_000, changes).round(-3)
+
+    def median_ms(change) -> float:
+        for budget in budgets[:5]:  # warm-up: first renders of the dynamic layers
+            change(float(budget))
+        spent = []
+        for budget in budgets:
+            start = time.perf_counter()
+            change(float(budget))
+            spent.append(time.perf_counter() - start)
+        return statistics.median(spent) * 1000
+
+    update = median_ms(lambda budget: dashboard.param.update(budget=budget))
+    drag = median_ms(lambda budget: setattr(dashboard.budget_slider, "value", budget))
+    return {"param_update_ms": update, "drag_tick_ms": drag, "models_in_document": len(document.models)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=150_000)
+    parser.add_argument("--changes", type=int, default=60)
+    parser.add_argument("--skip-starts", action="store_true", help="only the budget change")
+    args = parser.parse_args()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"uplift-studio app benchmark: {args.users:,} users, {cpus} cores, load {os.getloadavg()[0]:.1f}")
+
+    with tempfile.TemporaryDirectory(prefix="uplift_bench_cache_") as folder:
+        cache = Path(folder)
+        os.environ["UPLIFT_STUDIO_CACHE"] = str(cache)
+        if not args.skip_starts:
+            if args.users != 150_000:
+                print("(the starts always use launch.py's default campaign of 150,000 users)")
+            cold = time_launch(cache)
+            print(
+                f"cold start (empty cache): page served after {cold['page_served']:.1f} s, numbers shown after "
+                f"{cold['numbers_shown']:.1f} s (goal <= 30 s); ROI shown {cold['roi']}"
+            )
+            warm = time_launch(cache)
+            print(
+                f"warm start (disk cache):  page served after {warm['page_served']:.1f} s, numbers shown after "
+                f"{warm['numbers_shown']:.1f} s (goal <= 3 s)"
+            )
+            fit = time_fit(150_000)
+            rest = cold["numbers_shown"] - fit["simulate"] - fit["fit_and_curves"]
+            print(
+                f"cold start breakdown: simulate {fit['simulate']:.1f} s + fit and curves "
+                f"{fit['fit_and_curves']:.1f} s (run_analysis without cache, timed again here) + the rest "
+                f"(imports, server, page, cache write) {rest:.1f} s"
+            )
+        changes = time_budget_changes(args.users, args.changes)
+        print(
+            f"budget change at {args.users:,} users, median of {args.changes}: param.update(budget=...) "
+            f"{changes['param_update_ms']:.1f} ms end to end (goal <= 50 ms); slider drag tick "
+            f"{changes['drag_tick_ms']:.1f} ms (marker and numbers; the comparison waits for the release); "
+            f"{changes['models_in_document']} Bokeh models in the document"
+        )
+
+
+if __name__ == "__main__":
+    main()

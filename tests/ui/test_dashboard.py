@@ -1,0 +1,109 @@
+"""The analyst's app in a real browser: served in-process on a free port with a small simulated campaign,
+driven with Playwright. Waits are conditions on the page, never sleeps."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import panel as pn
+import pytest
+from panel.tests.util import wait_until
+from playwright.sync_api import expect
+
+from uplift_studio.app.dashboard import serve
+from uplift_studio.core.analysis import AnalysisSettings
+from uplift_studio.core.learners import ModelSettings
+from uplift_studio.core.simulate import simulate_campaign
+
+pytestmark = pytest.mark.ui
+
+ROI = re.compile(r"^-?\d+\.\d\dx$")
+FIT_TIMEOUT_MS = 180_000  # the fit of the small campaign, on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    previous = os.environ.get("UPLIFT_STUDIO_CACHE")
+    os.environ["UPLIFT_STUDIO_CACHE"] = str(tmp_path_factory.mktemp("ui_cache"))
+    server_id = uuid.uuid4().hex
+    settings = AnalysisSettings(model=ModelSettings(n_estimators=20, folds=3, n_jobs=2))
+    thread = serve(
+        simulate_campaign(6_000, seed=8),
+        settings=settings,
+        budget=3_000.0,
+        cost_per_contact=2.0,
+        port=0,
+        address="127.0.0.1",
+        threaded=True,
+        show=False,
+        server_id=server_id,
+    )
+    try:
+        wait_until(lambda: server_id in pn.state._servers, timeout=30_000)
+        server = pn.state._servers[server_id][0]
+        yield f"http://127.0.0.1:{server.port}/"
+    finally:
+        thread.stop()
+        if previous is None:
+            os.environ.pop("UPLIFT_STUDIO_CACHE", None)
+        else:
+            os.environ["UPLIFT_STUDIO_CACHE"] = previous
+
+
+def _open(page, url):
+    """Load the app and wait until the ROI card shows a number (the shared fit may still be running)."""
+    page.goto(url)
+    roi = page.locator("#kpi-roi")
+    expect(roi).to_have_text(ROI, timeout=FIT_TIMEOUT_MS)
+    return roi
+
+
+def test_page_loads_with_numbers_offline_and_without_errors(app_url, logged_page, artifacts_dir):
+    page, log = logged_page
+    _open(page, app_url)
+    page.wait_for_load_state("networkidle")
+    assert re.match(r"^\$[\d,.]+[kM]?$", page.locator("#kpi-incremental_revenue").inner_text())
+    assert page.locator("#kpi-contacts").inner_text() == "1,500"
+    assert page.get_by_text("Contacting the 1,500 customers").count() == 1
+    assert log.requests, "the page log recorded no request at all"
+    assert log.external_requests() == []
+    assert not [url for url in log.requests if "font" in url.lower() and "127.0.0.1" not in url]
+    expect(page.get_by_text("Models fitted")).to_have_count(1)
+    assert log.errors() == []
+    # the template scrolls inside its main area: a tall viewport puts the whole page in the picture
+    page.set_viewport_size({"width": 1400, "height": 3300})
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
+
+
+def test_moving_the_budget_slider_changes_the_roi(app_url, logged_page):
+    page, log = logged_page
+    roi = _open(page, app_url)
+    before = roi.inner_text()
+    handle = page.locator(".budget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        handle.press("ArrowRight")  # one step: $1,000 more
+    expect(page.locator("#kpi-contacts")).to_have_text("3,000", timeout=15_000)
+    expect(roi).not_to_have_text(before, timeout=15_000)
+    assert ROI.match(roi.inner_text())
+    assert log.errors() == []
+
+
+def test_upload_without_treatment_column_notifies_and_keeps_the_numbers(app_url, logged_page):
+    page, log = logged_page
+    roi = _open(page, app_url)
+    before = {key: page.locator(f"#kpi-{key}").inner_text() for key in ("roi", "incremental_revenue", "contacts")}
+    page.locator("input[type=file]").set_input_files(
+        files=[
+            {"name": "no_treatment.csv", "mimeType": "text/csv", "buffer": b"group,converted,revenue\n1,0,0\n0,1,20\n"}
+        ]
+    )
+    notification = page.locator(".notyf__toast--error")
+    expect(notification).to_contain_text("'treatment' is not in the file", timeout=15_000)
+    expect(notification).to_contain_text("no_treatment.csv")
+    assert {key: page.locator(f"#kpi-{key}").inner_text() for key in before} == before
+    assert roi.inner_text() == before["roi"]
+    assert log.errors() == []
