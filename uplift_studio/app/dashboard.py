@@ -8,7 +8,6 @@ cards, the sentence, the budget marker and the strategy comparison in place, and
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import importlib.util
@@ -25,6 +24,7 @@ import numpy as np
 import panel as pn
 import param
 import polars as pl
+from bokeh.models import Span
 from panel.io.state import set_curdoc
 
 from uplift_studio.app import plots
@@ -279,12 +279,12 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self._frontier = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
         self._deciles = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
         self._quadrants = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460)
-        # Explicit streams, triggered together by _on_budget inside one frozen document: each HoloViews
-        # refresh freezes the Bokeh document and re-walks all its models when it thaws, so refreshing the
-        # marker and the comparison under one outer freeze pays that walk once per budget change.
-        self._marker_stream = BudgetStream(budget=self.budget, cost_per_contact=self.cost_per_contact)
+        # The marker is a HoloViews VLine drawn with the curves, and a budget tick moves its Bokeh Span in
+        # place (_move_marker). Any HoloViews refresh, a DynamicMap's included, freezes the Bokeh document and
+        # walks every model of the page when it thaws (~35 ms at the page's ~500 models, most of a tick),
+        # while a Span's location is a plain property: setting it sends one small patch and walks nothing.
+        self._marker: hv.VLine | None = None
         self._comparison_stream = BudgetStream(budget=self.budget, cost_per_contact=self.cost_per_contact)
-        self.marker = hv.DynamicMap(self._marker_layer, streams=[self._marker_stream])
 
         self._progress = pn.indicators.Progress(value=0, max=1, active=False, sizing_mode="stretch_width", height=18)
         self._status = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
@@ -405,11 +405,6 @@ class Dashboard(Economics, pn.viewable.Viewer):
             return None
         return plots.kpis(self.analysis, self._budget(), self._cost())
 
-    def _marker_layer(self, budget: float, cost_per_contact: float) -> hv.VLine:
-        if self.analysis is None:
-            return hv.VLine(0.0)
-        return plots.budget_marker(self.analysis, self._budget(), self._cost())
-
     def _comparison_layer(self, budget: float, cost_per_contact: float) -> hv.Overlay:
         return plots.strategy_comparison(self.analysis, self._budget(), self._cost()).opts(
             title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh"
@@ -417,18 +412,21 @@ class Dashboard(Economics, pn.viewable.Viewer):
 
     @param.depends("budget", "cost_per_contact", watch=True)
     def _on_budget(self) -> None:
-        """A budget or cost change: update the numbers and the cheap layers in place, never the curves."""
-        with contextlib.ExitStack() as frozen:
-            for document in self._documents():
-                frozen.enter_context(document.models.freeze())
-            self._update_numbers()
-            values = {"budget": self.budget, "cost_per_contact": self.cost_per_contact}
-            streams = [self._marker_stream]
-            if not self._dragging():
-                streams.append(self._comparison_stream)
-            for stream in streams:
-                stream.update(**values)
-            hv.streams.Stream.trigger(streams)
+        """A budget or cost change: the numbers and the marker move in place, the curves stay as they are."""
+        self._update_numbers()
+        self._move_marker()
+        if not self._dragging():
+            self._comparison_stream.event(budget=self.budget, cost_per_contact=self.cost_per_contact)
+
+    @catch_and_notify
+    def _move_marker(self) -> None:
+        if self.analysis is None or self._marker is None:
+            return
+        share = plots.budget_marker(self.analysis, self._budget(), self._cost()).data
+        self._marker.data = share  # a later redraw of the pane starts from the current budget
+        for model, _ in list(self._efficiency._models.values()):
+            for span in model.select({"type": Span}):
+                span.location = share
 
     def _dragging(self) -> bool:
         """Whether this budget change is a tick of a slider drag (the slider has the new value but not yet
@@ -440,14 +438,6 @@ class Dashboard(Economics, pn.viewable.Viewer):
         # the comparison chart (~20 ms to build, more to redraw) follows the released slider, not each tick
         if event.new == self.budget:
             self._comparison_stream.event(budget=self.budget, cost_per_contact=self.cost_per_contact)
-
-    def _documents(self) -> set:
-        """The Bokeh documents this session's page is rendered in (none before it is shown)."""
-        documents = set()
-        for model, _ in list(self.main._models.values()):
-            if model.document is not None:
-                documents.add(model.document)
-        return documents
 
     @catch_and_notify
     def _update_numbers(self) -> None:
@@ -523,7 +513,8 @@ class Dashboard(Economics, pn.viewable.Viewer):
         if self.analysis is None:
             return
         strategies = self.strategies or None
-        self._efficiency.object = plots.efficiency_curve(self.analysis, strategies) * self.marker
+        self._marker = plots.budget_marker(self.analysis, self._budget(), self._cost())
+        self._efficiency.object = plots.efficiency_curve(self.analysis, strategies) * self._marker
         self._deciles.object = plots.decile_dominance(self.analysis, strategies)
         self._draw_frontier()
 
@@ -565,9 +556,10 @@ class Dashboard(Economics, pn.viewable.Viewer):
             self.analysis = analysis
             self.param.strategies.objects = available
             self.strategies = [name for name in (self.strategies or available) if name in available] or available
+        # the headline first: in a session each step is sent as it happens, and the plots take seconds
+        self._update_numbers()
         self._draw_analysis_views()
         self._draw_strategy_views()
-        self._update_numbers()
         self._status.object = (
             f"Models fitted ({analysis.settings.model.folds}-fold cross-fitting, {html.escape(analysis.created)})."
         )
@@ -597,6 +589,14 @@ class Dashboard(Economics, pn.viewable.Viewer):
         job = finished_analysis(key)
         if job is not None:
             self._apply(job.future.result(), job.experiment)
+
+    def prefetch(self) -> AnalysisJob | None:
+        """Start (or join) the fit of the current data and settings without waiting for it."""
+        try:
+            key, build, settings = self._request()
+        except DataError:
+            return None  # e.g. no file yet: "Fit models" will say so
+        return analysis_job(key, build, settings)
 
     @param.depends("fit", watch=True)
     def _on_fit(self) -> None:
@@ -766,6 +766,7 @@ def build_dashboard(
     )
     served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
     if autofit and served and dashboard.analysis is None:
+        dashboard.prefetch()  # the fit (or the disk-cache read) runs while the browser loads the page
         pn.state.onload(dashboard.start_fit)
     return dashboard
 
