@@ -274,11 +274,11 @@ class Dashboard(Economics, pn.viewable.Viewer):
         }
         self._strategy_table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
         self._agreement = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
-        self._efficiency = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
-        self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380, min_height=320)
-        self._frontier = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
-        self._deciles = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=380)
-        self._quadrants = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=460)
+        self._efficiency = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380)
+        self._frontier = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self._deciles = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self._quadrants = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         # The marker is a HoloViews VLine drawn with the curves, and a budget tick moves its Bokeh Span in
         # place (_move_marker). Any HoloViews refresh, a DynamicMap's included, freezes the Bokeh document and
         # walks every model of the page when it thaws (~35 ms at the page's ~500 models, most of a tick),
@@ -360,15 +360,17 @@ class Dashboard(Economics, pn.viewable.Viewer):
             self._sentence,
             pn.FlexBox(*self._cards.values()),
             self._downloads,
-            self._efficiency,
+            # each view in its own row: Bokeh aligns the frames of plots that share a column, and the
+            # frontier's outside legend would then squeeze every other plot's frame to its width
+            pn.Row(self._efficiency, sizing_mode="stretch_width"),
             pn.Row(
                 self._comparison,
-                pn.Column("#### Strategies at this budget", self._strategy_table, width=600),
+                pn.Column("#### Strategies at this budget", self._strategy_table, width=690),
                 sizing_mode="stretch_width",
             ),
-            self._frontier,
-            self._deciles,
-            self._quadrants,
+            pn.Row(self._frontier, sizing_mode="stretch_width"),
+            pn.Row(self._deciles, sizing_mode="stretch_width"),
+            pn.Row(self._quadrants, sizing_mode="stretch_width"),
             self._agreement,
             sizing_mode="stretch_width",
         )
