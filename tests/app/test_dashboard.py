@@ -271,3 +271,18 @@ def test_progress_from_the_worker_reaches_the_bar(analysis):
     dashboard._on_progress(3, 5)  # a larger total arrives with a value above the old maximum
     assert (dashboard._progress.value, dashboard._progress.max) == (3, 5)
     assert "fold 3 of 5" in dashboard._status.object
+
+
+def test_snapshot_download_calls_the_snapshot_module(analysis, monkeypatch):
+    snapshot = pytest.importorskip("uplift_studio.app.snapshot")
+    calls = []
+
+    def fake_snapshot(analysis_, budget, cost_per_contact, **options):
+        calls.append((analysis_, budget, cost_per_contact))
+        return "<html>snapshot</html>"
+
+    monkeypatch.setattr(snapshot, "snapshot_html", fake_snapshot)
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    assert dashboard._downloads[1].filename == "uplift_snapshot.html"
+    assert dashboard._snapshot_file().getvalue() == "<html>snapshot</html>"
+    assert calls == [(analysis, 3_000.0, COST)]
