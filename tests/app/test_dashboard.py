@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bokeh.document import Document
-from bokeh.models import ColumnDataSource, GlyphRenderer, Span, VBar
-from param.parameterized import edit_constant
+from bokeh.models import ColumnDataSource, GlyphRenderer, Span, VBar, Whisker
 
 import uplift_studio.core.analysis as core_analysis
 import uplift_studio.core.budget as core_budget
@@ -130,24 +129,26 @@ def _comparison_roi(dashboard: Dashboard, root) -> np.ndarray:
     return np.asarray(bars[0].data_source.data[bars[0].glyph.top])
 
 
-def test_comparison_follows_the_released_slider_not_each_tick(analysis):
+def test_comparison_follows_every_budget_tick_in_place_without_a_redraw(analysis):
     dashboard = build_dashboard(analysis, budget=2_000.0, cost_per_contact=COST)
     root = _render(dashboard)
-    at_start = plots.strategy_table(analysis, 2_000.0, COST)["roi"].to_numpy()
-    np.testing.assert_allclose(_comparison_roi(dashboard, root), at_start)
-    # a drag: the slider's value moves, its throttled value does not yet
-    dashboard.budget_slider.value = 4_000.0
-    assert dashboard.budget == 4_000.0 and _card_value(dashboard, "contacts") == "2,000"
-    np.testing.assert_allclose(_comparison_roi(dashboard, root), at_start)
-    with edit_constant(dashboard.budget_slider):  # what the browser sets on release
-        dashboard.budget_slider.value_throttled = 4_000.0
-    released = plots.strategy_table(analysis, 4_000.0, COST)["roi"].to_numpy()
-    np.testing.assert_allclose(_comparison_roi(dashboard, root), released)
-    # a change from code is not a drag: it updates the comparison at once
-    dashboard.param.update(budget=5_000.0)
-    np.testing.assert_allclose(
-        _comparison_roi(dashboard, root), plots.strategy_table(analysis, 5_000.0, COST)["roi"].to_numpy()
-    )
+    figure, _ = dashboard._comparison._models[root.ref["id"]]
+    element = dashboard._comparison.object
+    np.testing.assert_allclose(_comparison_roi(dashboard, root), plots.strategy_table(analysis, 2_000.0, COST)["roi"])
+    y_range = (figure.y_range.start, figure.y_range.end)
+    for budget in (4_000.0, 600.0, 9_000.0):
+        dashboard.budget_slider.value = budget  # a tick of a drag, as the browser sends it
+        table = plots.strategy_table(analysis, budget, COST)
+        np.testing.assert_allclose(_comparison_roi(dashboard, root), table["roi"])
+        whisker = next(iter(figure.select({"type": Whisker})))
+        np.testing.assert_allclose(whisker.source.data["lower"], table["roi_low"])
+        np.testing.assert_allclose(whisker.source.data["upper"], table["roi_high"])
+        assert plots.format_money(budget) in figure.title.text
+        # the same chart, patched: no new element, no new figure, and a fixed ROI axis that holds the bars
+        assert dashboard._comparison.object is element
+        assert dashboard._comparison._models[root.ref["id"]][0] is figure
+        assert (figure.y_range.start, figure.y_range.end) == y_range
+        assert y_range[0] <= table["roi_low"].min() and table["roi_high"].max() <= y_range[1]
 
 
 def test_strategies_and_cost_redraw_only_their_views(analysis, counters):

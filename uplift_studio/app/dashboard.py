@@ -77,11 +77,6 @@ def catch_and_notify(method: Callable) -> Callable:
 # One analysis per (data, settings) per process, shared by every session
 
 
-BudgetStream = hv.streams.Stream.define(
-    "BudgetStream", budget=DEFAULT_BUDGET, cost_per_contact=DEFAULT_COST_PER_CONTACT
-)
-
-
 class AnalysisJob:
     """A fit under way or done, with its progress (folds done of total) for every session that waits on it."""
 
@@ -283,8 +278,9 @@ class Dashboard(Economics, pn.viewable.Viewer):
         # place (_move_marker). Any HoloViews refresh, a DynamicMap's included, freezes the Bokeh document and
         # walks every model of the page when it thaws (~35 ms at the page's ~500 models, most of a tick),
         # while a Span's location is a plain property: setting it sends one small patch and walks nothing.
+        # The strategy comparison follows the same rule: drawn once per analysis, cost or strategy set, on a
+        # fixed ROI axis, and a budget tick rewrites its bars' and whiskers' data in place (_patch_comparison).
         self._marker: hv.VLine | None = None
-        self._comparison_stream = BudgetStream(budget=self.budget, cost_per_contact=self.cost_per_contact)
 
         self._progress = pn.indicators.Progress(value=0, max=1, active=False, sizing_mode="stretch_width", height=18)
         self._status = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
@@ -308,7 +304,6 @@ class Dashboard(Economics, pn.viewable.Viewer):
             sizing_mode="stretch_width",
             css_classes=["budget-slider"],
         )
-        self.budget_slider.param.watch(self._on_release, "value_throttled")
         self.cost_input = pn.widgets.FloatInput.from_param(self.param.cost_per_contact, name="Cost per contact ($)")
         economics = pn.Column(
             self.budget_slider,
@@ -407,18 +402,37 @@ class Dashboard(Economics, pn.viewable.Viewer):
             return None
         return plots.kpis(self.analysis, self._budget(), self._cost())
 
-    def _comparison_layer(self, budget: float, cost_per_contact: float) -> hv.Overlay:
-        return plots.strategy_comparison(self.analysis, self._budget(), self._cost()).opts(
-            title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh"
-        )
-
-    @param.depends("budget", "cost_per_contact", watch=True)
+    @param.depends("budget", watch=True)
     def _on_budget(self) -> None:
-        """A budget or cost change: the numbers and the marker move in place, the curves stay as they are."""
+        """A budget change: the numbers, the marker and the comparison's bars move in place; nothing is
+        redrawn, refitted or re-sorted."""
         self._update_numbers()
         self._move_marker()
-        if not self._dragging():
-            self._comparison_stream.event(budget=self.budget, cost_per_contact=self.cost_per_contact)
+        self._patch_comparison()
+
+    @param.depends("cost_per_contact", watch=True)
+    def _on_cost(self) -> None:
+        # a new cost changes the comparison's ROI axis, so it is drawn anew (the frontier redraws itself)
+        self._update_numbers()
+        self._move_marker()
+        self._draw_comparison()
+
+    @param.depends("strategies", watch=True)
+    @catch_and_notify
+    def _draw_comparison(self) -> None:
+        if self.analysis is None:
+            return
+        self._comparison.object = plots.strategy_comparison(
+            self.analysis, self._budget(), self._cost(), fixed_axis=True
+        ).opts(title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh")
+
+    @catch_and_notify
+    def _patch_comparison(self) -> None:
+        if self.analysis is None or self._comparison.object is None:
+            return
+        columns = plots.strategy_comparison_columns(self.analysis, self._budget(), self._cost())
+        for model, _ in list(self._comparison._models.values()):
+            plots.patch_strategy_comparison(model, columns)
 
     @catch_and_notify
     def _move_marker(self) -> None:
@@ -429,17 +443,6 @@ class Dashboard(Economics, pn.viewable.Viewer):
         for model, _ in list(self._efficiency._models.values()):
             for span in model.select({"type": Span}):
                 span.location = share
-
-    def _dragging(self) -> bool:
-        """Whether this budget change is a tick of a slider drag (the slider has the new value but not yet
-        its throttled one). A change from code, a typed value or the release of the slider is not."""
-        slider = self.budget_slider
-        return slider.value == self.budget and slider.value_throttled != self.budget
-
-    def _on_release(self, event: param.parameterized.Event) -> None:
-        # the comparison chart (~20 ms to build, more to redraw) follows the released slider, not each tick
-        if event.new == self.budget:
-            self._comparison_stream.event(budget=self.budget, cost_per_contact=self.cost_per_contact)
 
     @catch_and_notify
     def _update_numbers(self) -> None:
@@ -530,8 +533,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
     def _draw_analysis_views(self) -> None:
         analysis = self.analysis
         self._quadrants.object = plots.persuadability_quadrants(analysis)
-        # a new analysis can change the strategies (oracle only on simulated data): a new DynamicMap
-        self._comparison.object = hv.DynamicMap(self._comparison_layer, streams=[self._comparison_stream])
+        self._draw_comparison()
         agreement = plots.segment_agreement_table(analysis)
         self._agreement.visible = agreement is not None
         if agreement is not None:

@@ -509,12 +509,47 @@ def _results_frame(results: dict[str, StrategyResult]) -> pl.DataFrame:
     )
 
 
-def strategy_comparison(analysis: Analysis, budget: float, cost_per_contact: float | None) -> hv.Overlay:
-    """ROI of each strategy at ``budget`` with its 95% interval; on simulated data, the true ROI as a marker."""
+def strategy_comparison_columns(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
+    """The comparison's data at ``budget``: bars (ROI, revenue, contacts), whiskers (interval) and the true
+    ROI, as plain columns; what :func:`strategy_comparison` draws and what a budget tick patches in place."""
     table = strategy_table(analysis, budget, cost_per_contact)
+    spend = table["spend"].replace(0.0, None)
+    return {
+        "strategy": table["strategy"].to_list(),
+        "roi": table["roi"].to_numpy(),
+        "roi_low": table["roi_low"].to_numpy(),
+        "roi_high": table["roi_high"].to_numpy(),
+        "incremental_revenue": table["incremental_revenue"].to_numpy(),
+        "contacts": table["contacts"].to_numpy(),
+        "true_roi": (table["true_incremental_revenue"] / spend).fill_null(np.nan).to_numpy(),
+        "title": f"ROI by strategy at a {format_money(budget)} budget (95% interval)",
+    }
+
+
+def comparison_roi_range(analysis: Analysis, cost_per_contact: float | None) -> tuple[float, float]:
+    """An ROI axis that holds every strategy's interval at every budget of the frontier, so that a slider
+    moves the bars against a fixed scale (and the chart never needs a redraw to fit them)."""
+    budgets = frontier_budgets(analysis, cost_per_contact)
+    low, high = 0.0, 1.0
+    for frame in analysis.frontier(budgets, cost_per_contact).values():
+        spend = frame["spend"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lows = np.where(spend > 0, frame["ci_low"].to_numpy() / spend, np.nan)
+            highs = np.where(spend > 0, frame["ci_high"].to_numpy() / spend, np.nan)
+        low, high = min(low, float(np.nanmin(lows))), max(high, float(np.nanmax(highs)))
+    pad = 0.05 * (high - low)
+    return low - pad, high + pad
+
+
+def strategy_comparison(
+    analysis: Analysis, budget: float, cost_per_contact: float | None, *, fixed_axis: bool = False
+) -> hv.Overlay:
+    """ROI of each strategy at ``budget`` with its 95% interval; on simulated data, the true ROI as a marker.
+    ``fixed_axis`` spans the ROI axis over every budget (see :func:`comparison_roi_range`)."""
+    columns = strategy_comparison_columns(analysis, budget, cost_per_contact)
     strategy = hv.Dimension("strategy", label="Strategy")
     bars = hv.Bars(
-        _columns(table.select("strategy", "roi", "incremental_revenue", "contacts")),
+        {name: np.asarray(columns[name]) for name in ("strategy", "roi", "incremental_revenue", "contacts")},
         strategy,
         [ROI, REVENUE, "contacts"],
     ).opts(
@@ -524,34 +559,54 @@ def strategy_comparison(analysis: Analysis, budget: float, cost_per_contact: flo
         tools=["hover"],
     )
     errors = hv.ErrorBars(
-        table.select(
-            "strategy",
-            "roi",
-            (pl.col("roi") - pl.col("roi_low")).alias("error_low"),
-            (pl.col("roi_high") - pl.col("roi")).alias("error_high"),
-        ),
+        {
+            "strategy": np.asarray(columns["strategy"]),
+            "roi": columns["roi"],
+            "error_low": columns["roi"] - columns["roi_low"],
+            "error_high": columns["roi_high"] - columns["roi"],
+        },
         strategy,
         [ROI, "error_low", "error_high"],
     ).opts(backend="bokeh", color="#222222", line_width=1.5)
     layers: list[hv.Element] = [bars, errors]
     if analysis.has_truth:
-        truth = table.select(
-            "strategy", true_roi=pl.col("true_incremental_revenue") / pl.col("spend").replace(0.0, None)
-        )
+        truth = {"strategy": np.asarray(columns["strategy"]), "true_roi": columns["true_roi"]}
         layers.append(
             hv.Scatter(truth, strategy, hv.Dimension("true_roi", label=ROI.label), label="True ROI").opts(
                 backend="bokeh", marker="diamond", size=12, color="#e7298a", tools=["hover"]
             )
         )
+    limits = {"ylim": comparison_roi_range(analysis, cost_per_contact)} if fixed_axis else {}
     return _overlay(
         layers,
-        title=f"ROI by strategy at a {format_money(budget)} budget (95% interval)",
+        title=columns["title"],
         hooks=[_axis_formats(None, _ROI_FORMAT)],
         responsive=True,
         height=320,
         show_grid=True,
         legend_position="top_left",
+        **limits,
     )
+
+
+def patch_strategy_comparison(figure, columns: dict) -> None:
+    """Rewrite a rendered comparison's data in place: the bars' heights and hover values, the whiskers and
+    the true-ROI markers. Setting a data source's columns sends one small patch to the browser, where a
+    HoloViews redraw would walk every model of the page (tens of milliseconds on the dashboard)."""
+    from bokeh.models import GlyphRenderer, Whisker
+
+    for renderer in figure.select({"type": GlyphRenderer}):
+        data = renderer.data_source.data
+        if "roi" in data and "contacts" in data:
+            renderer.data_source.data.update(
+                roi=columns["roi"], incremental_revenue=columns["incremental_revenue"], contacts=columns["contacts"]
+            )
+        elif "true_roi" in data:
+            renderer.data_source.data.update(true_roi=columns["true_roi"])
+    for whisker in figure.select({"type": Whisker}):
+        whisker.source.data.update(lower=columns["roi_low"], upper=columns["roi_high"])
+    if figure.title is not None:
+        figure.title.text = columns["title"]
 
 
 def kpis(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
