@@ -34,6 +34,7 @@ from uplift_studio.core.analysis import (
     DEFAULT_COST_PER_CONTACT,
     Analysis,
     AnalysisSettings,
+    is_cached,
     run_analysis,
 )
 from uplift_studio.core.budget import contacts_under_budget
@@ -86,6 +87,9 @@ class AnalysisJob:
         self.experiment: Experiment | None = None
         self.done = 0
         self.total = 0
+        # set once the data is built and the disk cache looked up: a hit finishes in a fraction of a second
+        self.cache_checked = threading.Event()
+        self.cache_hit = False
         self._listeners: list[Callable[[int, int], None]] = []
         self._lock = threading.Lock()
 
@@ -113,6 +117,7 @@ _JOBS: OrderedDict[Hashable, AnalysisJob] = OrderedDict()
 _JOBS_LOCK = threading.Lock()
 _KEPT_ANALYSES = 6  # finished analyses kept in memory (each holds the per-user scores: ~10 MB at 150k users)
 # one fit at a time: XGBoost already uses every core, and two fits would only slow each other down
+WARM_START_WAIT = 10.0  # seconds; a cache read takes well under one, a fit is never waited for here
 _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uplift-fit")
 
 
@@ -142,9 +147,13 @@ def _fit(job: AnalysisJob, experiment: ExperimentFactory, settings: AnalysisSett
     try:
         job.report(0, settings.model.folds if settings.model.holdout is None else 1)
         job.experiment = experiment()
+        job.cache_hit = is_cached(job.experiment, settings)
+        job.cache_checked.set()
         job.future.set_result(run_analysis(job.experiment, settings, progress=job.report))
     except BaseException as error:  # handed to the sessions, which notify
         job.future.set_exception(error)
+    finally:
+        job.cache_checked.set()
 
 
 class _Provided:
@@ -548,8 +557,17 @@ class Dashboard(Economics, pn.viewable.Viewer):
             f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
         )
 
-    def _apply(self, analysis: Analysis, experiment: Experiment | None) -> None:
-        """Show a new analysis: the one place that redraws the curves."""
+    def _draw_views(self) -> None:
+        # one message for the five views: the browser lays the page out once, not once per view
+        with pn.io.hold():
+            self._draw_analysis_views()
+            self._draw_strategy_views()
+
+    def _apply(self, analysis: Analysis, experiment: Experiment | None, *, defer_views: bool = False) -> None:
+        """Show a new analysis: the one place that redraws the curves.
+
+        ``defer_views`` (a session being created) puts the numbers in the first page and draws the views once
+        the page has loaded: the browser shows the headline without waiting for five plots' models."""
         self._experiment = experiment
         self.cost_input.disabled = analysis.per_user_cost
         cost = None if analysis.per_user_cost else self.cost_per_contact
@@ -562,8 +580,10 @@ class Dashboard(Economics, pn.viewable.Viewer):
             self.strategies = [name for name in (self.strategies or available) if name in available] or available
         # the headline first: in a session each step is sent as it happens, and the plots take seconds
         self._update_numbers()
-        self._draw_analysis_views()
-        self._draw_strategy_views()
+        if defer_views:
+            pn.state.onload(self._draw_views)
+        else:
+            self._draw_views()
         self._status.object = (
             f"Models fitted ({analysis.settings.model.folds}-fold cross-fitting, {html.escape(analysis.created)})."
         )
@@ -592,7 +612,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
             return
         job = finished_analysis(key)
         if job is not None:
-            self._apply(job.future.result(), job.experiment)
+            self._apply(job.future.result(), job.experiment, defer_views=_in_session())
 
     def prefetch(self) -> AnalysisJob | None:
         """Start (or join) the fit of the current data and settings without waiting for it."""
@@ -652,7 +672,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
             log.debug("session gone before the fit finished", exc_info=True)
 
     @catch_and_notify
-    def _finish(self, job: AnalysisJob) -> None:
+    def _finish(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
         self.fitting = False
         self._progress.active = False
         self._progress.value = self._progress.max
@@ -660,7 +680,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         if error is not None:
             self._status.object = "The fit failed; the previous results are kept."
             raise error
-        self._apply(job.future.result(), job.experiment)
+        self._apply(job.future.result(), job.experiment, defer_views=defer_views)
 
     # -- uploads and downloads ----------------------------------------------------------------------------
 
@@ -739,6 +759,10 @@ class Dashboard(Economics, pn.viewable.Viewer):
 # Entry points
 
 
+def _in_session() -> bool:
+    return pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+
+
 def build_dashboard(
     analysis: Analysis | None = None,
     *,
@@ -770,8 +794,15 @@ def build_dashboard(
     )
     served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
     if autofit and served and dashboard.analysis is None:
-        dashboard.prefetch()  # the fit (or the disk-cache read) runs while the browser loads the page
-        pn.state.onload(dashboard.start_fit)
+        job = dashboard.prefetch()  # the fit (or the disk-cache read) runs while the browser loads the page
+        if job is not None and job.cache_checked.wait(WARM_START_WAIT) and job.cache_hit:
+            # a warm disk cache answers in a fraction of a second: wait for it, so that the first page the
+            # browser receives already holds the numbers instead of an empty frame and a later update
+            job.future.exception(timeout=WARM_START_WAIT)
+        if job is not None and job.future.done():
+            dashboard._finish(job, defer_views=True)
+        else:
+            pn.state.onload(dashboard.start_fit)
     return dashboard
 
 

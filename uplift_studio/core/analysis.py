@@ -17,7 +17,7 @@ import polars as pl
 
 from uplift_studio import __version__
 from uplift_studio.core import budget as budget_math
-from uplift_studio.core.cache import cache_key, cached
+from uplift_studio.core.cache import cache_key, cached, has_entry
 from uplift_studio.core.data import COST, Experiment
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.evaluate import Curve, build_curve, decile_table, qini_auc_score, uplift_auc_score
@@ -233,10 +233,22 @@ def run_analysis(
     use_cache: bool = True,
 ) -> Analysis:
     """Fit, score out of sample, and precompute every strategy's curve; cached on disk by content hash."""
-    key = cache_key(
+    return cached(
+        analysis_key(experiment, settings), lambda: _analyse(experiment, settings, progress), enabled=use_cache
+    )
+
+
+def analysis_key(experiment: Experiment, settings: AnalysisSettings) -> str:
+    """The disk-cache key of an analysis: the data's content hash, its source and features, the settings,
+    and the package and library versions."""
+    return cache_key(
         "analysis", __version__, versions(), experiment.fingerprint, experiment.source, experiment.features, settings
     )
-    return cached(key, lambda: _analyse(experiment, settings, progress), enabled=use_cache)
+
+
+def is_cached(experiment: Experiment, settings: AnalysisSettings = AnalysisSettings()) -> bool:  # noqa: B008
+    """Whether :func:`run_analysis` would read this analysis from the disk cache (a fraction of a second)."""
+    return has_entry(analysis_key(experiment, settings))
 
 
 def settings_dict(analysis: Analysis) -> dict:

@@ -31,6 +31,10 @@ def cache_key(*parts: object) -> str:
     return digest.hexdigest()[:24]
 
 
+def has_entry(key: str) -> bool:
+    return (cache_dir() / f"{key}.pkl").exists()
+
+
 def cached(key: str, compute: Callable[[], T], *, enabled: bool = True) -> T:
     """The value stored under ``key``, or ``compute()`` stored there. A corrupt entry is recomputed."""
     if not enabled:
