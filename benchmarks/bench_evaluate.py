@@ -63,9 +63,7 @@ def curve_construction(n_users: int, rounds: int) -> tuple[float, float]:
     data = make_experiment(n_users)
     build = bare = float("inf")
     for _ in range(rounds):
-        build = min(
-            build, best_time(lambda: build_curve(data["outcome"], data["score"], data["treatment"]), 1)
-        )
+        build = min(build, best_time(lambda: build_curve(data["outcome"], data["score"], data["treatment"]), 1))
         bare = min(bare, best_time(lambda: bare_sort_and_sums(data), 1))
     return build, bare
 
@@ -135,9 +133,7 @@ def main() -> None:
     )
     for n_users in (150_000, 10_000_000):
         data = make_experiment(n_users)
-        curve = build_curve(
-            data["outcome"], data["score"], data["treatment"], conversions=data["conversions"]
-        )
+        curve = build_curve(data["outcome"], data["score"], data["treatment"], conversions=data["conversions"])
         read_ms = slider_read_ms(curve)
         print(f"at_budget median over 1,000 random budgets, {n_users:>10,} users: {read_ms:.3f} ms")
     analysis = run_analysis(simulate_campaign())

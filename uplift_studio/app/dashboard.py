@@ -28,7 +28,14 @@ from bokeh.models import Span
 from panel.io.state import set_curdoc
 
 from uplift_studio.app import plots
-from uplift_studio.app.state import MAX_BUDGET, DataSource, Economics, ModelChoice, experiment_from_bytes
+from uplift_studio.app.state import (
+    MAPPING_FIELDS,
+    MAX_BUDGET,
+    DataSource,
+    Economics,
+    ModelChoice,
+    experiment_from_bytes,
+)
 from uplift_studio.core.analysis import (
     DEFAULT_BUDGET,
     DEFAULT_COST_PER_CONTACT,
@@ -323,18 +330,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         )
         data_form = pn.Param(
             self.data,
-            parameters=[
-                "source",
-                "users",
-                "treated_share",
-                "seed",
-                "treatment_column",
-                "treated_value",
-                "control_value",
-                "conversion_column",
-                "revenue_column",
-                "id_column",
-            ],
+            parameters=["source", "users", "treated_share", "seed", *MAPPING_FIELDS],
             widgets={
                 "source": pn.widgets.RadioButtonGroup,
                 "users": {"type": pn.widgets.IntInput, "step": 10_000},

@@ -19,7 +19,7 @@ from bokeh.models import Axis, NumeralTickFormatter
 
 from uplift_studio.core.analysis import Analysis, StrategyResult
 from uplift_studio.core.evaluate import Z95
-from uplift_studio.core.report import lift_over_probability, share_of_oracle
+from uplift_studio.core.report import format_money, lift_over_probability, share_of_oracle
 from uplift_studio.core.segments import SEGMENTS
 
 STRATEGY_LABELS = {
@@ -68,19 +68,6 @@ ROI = hv.Dimension("roi", label="ROI (revenue / spend)")
 
 # ---------------------------------------------------------------------------------------------------------
 # Formatting shared with the dashboard's KPI cards and the snapshot
-
-
-def format_money(value: float | None) -> str:
-    """``$684k``, ``$1.23M``, ``-$3,210``: the precision an analyst reads at a glance."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if value >= 1e6:
-        return f"{sign}${value / 1e6:,.2f}M"
-    if value >= 1e4:
-        return f"{sign}${value / 1e3:,.0f}k"
-    return f"{sign}${value:,.0f}"
 
 
 def format_roi(value: float | None) -> str:

@@ -22,7 +22,7 @@ from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEF
 STRATEGY_NAMES = ("random", "probability", "uplift", "oracle")
 MAX_BUDGET = 500_000.0  # 5x the default budget; an analysis whose full campaign costs more extends it
 FILE_TYPES = (".csv", ".csv.gz", ".parquet", ".pq")
-_MAPPING_FIELDS = (
+MAPPING_FIELDS = (
     "treatment_column",
     "treated_value",
     "control_value",
@@ -77,7 +77,7 @@ class DataSource(param.Parameterized):
         simulated = self.source == "simulated"
         for name in ("users", "treated_share", "seed"):
             self.param[name].precedence = 1 if simulated else -1
-        for name in _MAPPING_FIELDS:
+        for name in MAPPING_FIELDS:
             self.param[name].precedence = 2 if self.source == "file" else -1
 
     def column_map(self) -> ColumnMap:

@@ -234,9 +234,7 @@ def frontier(
     )
 
 
-def break_even_budget(
-    curve: Curve, *, cost_per_contact: float | None = None, population: int | None = None
-) -> float:
+def break_even_budget(curve: Curve, *, cost_per_contact: float | None = None, population: int | None = None) -> float:
     """The budget beyond which the next dollar returns less than a dollar.
 
     Defined robustly as the projected spend at which net (incremental revenue - spend) is largest over

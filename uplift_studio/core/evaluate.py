@@ -34,8 +34,7 @@ def _as_float_array(name: str, values: npt.ArrayLike, fix: str) -> np.ndarray:
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise DataError(
-            f"{name} has {bad.size} non-finite value(s) (first at row {bad[0]}: "
-            f"{array[bad[0]].item()}); {fix}."
+            f"{name} has {bad.size} non-finite value(s) (first at row {bad[0]}: {array[bad[0]].item()}); {fix}."
         )
     return array
 
@@ -58,8 +57,7 @@ def _as_binary(name: str, values: npt.ArrayLike, fix: str) -> np.ndarray:
         raise DataError(f"{name} must be numeric 0/1 or bool; got dtype {array.dtype}. {fix}.")
     bad = np.flatnonzero((array != 0) & (array != 1))
     raise DataError(
-        f"{name} must be 0/1; found {bad.size} other value(s) (first at row {bad[0]}: "
-        f"{array[bad[0]].item()!r}). {fix}."
+        f"{name} must be 0/1; found {bad.size} other value(s) (first at row {bad[0]}: {array[bad[0]].item()!r}). {fix}."
     )
 
 
@@ -67,8 +65,7 @@ def _check_lengths(n: int, **arrays: np.ndarray | None) -> None:
     for name, array in arrays.items():
         if array is not None and array.shape[0] != n:
             raise DataError(
-                f"{name} has {array.shape[0]} values but outcome has {n}; pass one value per user, "
-                "aligned row by row."
+                f"{name} has {array.shape[0]} values but outcome has {n}; pass one value per user, aligned row by row."
             )
 
 
@@ -78,8 +75,7 @@ def _check_both_arms(n_treated: int, n: int) -> None:
     if n_treated == 0 or n_treated == n:
         missing = "treated (1)" if n_treated == 0 else "control (0)"
         raise DataError(
-            f"treatment has no {missing} users among the {n} given; an uplift needs both arms of the "
-            "experiment."
+            f"treatment has no {missing} users among the {n} given; an uplift needs both arms of the experiment."
         )
 
 
@@ -136,9 +132,7 @@ class Curve:
     def total_uplift(self) -> float:
         """The observed total effect ``(mean_T - mean_C) * n``: where every uplift curve ends."""
         last = np.array([self.k.size - 1])
-        return float(
-            _uplift(self.k[last], self.n_t[last], self.n_c[last], self.sum_t[last], self.sum_c[last])[0]
-        )
+        return float(_uplift(self.k[last], self.n_t[last], self.n_c[last], self.sum_t[last], self.sum_c[last])[0])
 
     # -- full curves (O(m): for plots and areas, not for the slider) -------------------------------------
 
@@ -797,8 +791,7 @@ def _policy_inputs(
     share = np.asarray(propensity, dtype=np.float64)
     if share.ndim not in (0, 1) or (share.ndim == 1 and share.shape[0] != outcome.shape[0]):
         raise DataError(
-            f"propensity must be one number or one value per user ({outcome.shape[0]}); "
-            f"got shape {share.shape}."
+            f"propensity must be one number or one value per user ({outcome.shape[0]}); got shape {share.shape}."
         )
     if not np.all((share > 0) & (share < 1)):
         raise DataError(

@@ -9,7 +9,10 @@ from uplift_studio.core.analysis import Analysis, StrategyResult
 LABELS = {"random": "random", "probability": "conversion probability", "uplift": "uplift", "oracle": "oracle (truth)"}
 
 
-def _money(value: float) -> str:
+def format_money(value: float | None) -> str:
+    """``$684k``, ``$1.23M``, ``-$3,210``: the precision an analyst reads at a glance."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
     sign = "-" if value < 0 else ""
     value = abs(value)
     if value >= 1e6:
@@ -87,14 +90,15 @@ def executive_sentence(analysis: Analysis, budget: float, cost_per_contact: floa
     uplift = results["uplift"]
     text = (
         f"Contacting the {uplift.contacts:,.0f} customers the uplift model ranks highest costs "
-        f"{_money(uplift.spend)} and brings an estimated {_money(uplift.incremental_revenue)} of extra revenue "
-        f"(95% interval {_money(uplift.ci_low)} to {_money(uplift.ci_high)}), a return of {uplift.roi:.1f}x"
+        f"{format_money(uplift.spend)} and brings an estimated {format_money(uplift.incremental_revenue)} "
+        "of extra revenue "
+        f"(95% interval {format_money(uplift.ci_low)} to {format_money(uplift.ci_high)}), a return of {uplift.roi:.1f}x"
     )
     lift = lift_over_probability(results)
     if lift is not None:
         probability = results["probability"]
         text += (
-            f", against {_money(probability.incremental_revenue)} ({probability.roi:.1f}x) when targeting "
+            f", against {format_money(probability.incremental_revenue)} ({probability.roi:.1f}x) when targeting "
             f"those most likely to buy ({lift:+.0%})"
         )
     text += "."
@@ -113,19 +117,20 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
     lines = [
         f"Uplift Studio report: {analysis.source}",
         f"{analysis.n_users:,} users ({analysis.n_evaluation:,} scored out of sample), campaign population "
-        f"{analysis.population:,}; budget {_money(budget)} at {cost_text}.",
+        f"{analysis.population:,}; budget {format_money(budget)} at {cost_text}.",
         "",
         f"{'strategy':<24}{'contacts':>10}{'spend':>11}{'incr. revenue':>15}{'95% interval':>26}{'ROI':>7}"
         f"{'net':>12}" + (f"{'truth':>12}" if analysis.has_truth else ""),
     ]
     for name, r in results.items():
-        interval = f"[{_money(r.ci_low)}, {_money(r.ci_high)}]"
+        interval = f"[{format_money(r.ci_low)}, {format_money(r.ci_high)}]"
         row = (
-            f"{LABELS.get(name, name):<24}{r.contacts:>10,.0f}{_money(r.spend):>11}{_money(r.incremental_revenue):>15}"
-            f"{interval:>26}{r.roi:>6.2f}x{_money(r.net):>12}"
+            f"{LABELS.get(name, name):<24}{r.contacts:>10,.0f}{format_money(r.spend):>11}"
+            f"{format_money(r.incremental_revenue):>15}"
+            f"{interval:>26}{r.roi:>6.2f}x{format_money(r.net):>12}"
         )
         if analysis.has_truth:
-            row += f"{_money(r.true_incremental_revenue):>12}"
+            row += f"{format_money(r.true_incremental_revenue):>12}"
         lines.append(row)
     lines.append("")
     lift = lift_over_probability(results)
@@ -142,7 +147,7 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
     lines.append(f"Qini coefficients: {qini}.")
     lines.append(
         "Break-even budget (marginal ROI falls to 1) for uplift targeting: "
-        f"{_money(analysis.break_even_budget('uplift', cost_per_contact))}."
+        f"{format_money(analysis.break_even_budget('uplift', cost_per_contact))}."
     )
     if any_result.contacted_everyone:
         lines.append("The budget exceeds the cost of contacting everyone: every strategy contacts all users.")
