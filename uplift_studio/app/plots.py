@@ -359,11 +359,11 @@ def persuadability_quadrants(analysis: Analysis) -> hv.Overlay:
         background_fill_color="white",
         background_fill_alpha=0.8,
     )
-    title = "Persuadability: predicted purchase probability without vs with contact"
+    title = "Persuadability: P(buy) without vs with contact"
     agreement = segment_agreement_table(analysis)
     if agreement is not None:
         overall = agreement["agree"].sum() / agreement["users"].sum()
-        title += f" (segments agree with the truth for {overall:.0%} of users)"
+        title += f" (agrees with the true segment for {overall:.0%})"
     return _overlay(
         [density, boundaries, labels], title=title, responsive=True, height=460, xlim=(0, top), ylim=(0, top)
     )
