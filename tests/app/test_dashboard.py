@@ -15,7 +15,7 @@ from bokeh.models import ColumnDataSource, GlyphRenderer, Span, VBar, Whisker
 import uplift_studio.core.analysis as core_analysis
 import uplift_studio.core.budget as core_budget
 import uplift_studio.core.evaluate as core_evaluate
-from uplift_studio.app import dashboard as dashboard_module
+from uplift_studio.app import jobs as jobs_module
 from uplift_studio.app import plots
 from uplift_studio.app.dashboard import Dashboard, build_dashboard
 from uplift_studio.app.state import DataSource, ModelChoice
@@ -64,7 +64,7 @@ def counters(monkeypatch):
     targets = [
         (core_analysis, "cross_fit"),
         (core_analysis, "build_curve"),
-        (dashboard_module, "run_analysis"),
+        (jobs_module, "run_analysis"),
         (core_evaluate, "_sorted_pairs"),
         (core_budget, "_sorted_pairs"),
         (np, "argsort"),
@@ -218,8 +218,8 @@ def test_contact_list_follows_the_budget_in_ranking_order(analysis):
 
 
 def test_fit_is_shared_by_sessions_and_reports_progress(app_cache_dir, monkeypatch):
-    runs = Counter(dashboard_module.run_analysis)
-    monkeypatch.setattr(dashboard_module, "run_analysis", runs)
+    runs = Counter(jobs_module.run_analysis)
+    monkeypatch.setattr(jobs_module, "run_analysis", runs)
     data = {"users": 3_000, "seed": 21}
     model = {"n_estimators": 10, "folds": 2}
     first = Dashboard(data=DataSource(**data), model=ModelChoice(**model), budget=2_000.0)
@@ -238,8 +238,8 @@ def test_fit_is_shared_by_sessions_and_reports_progress(app_cache_dir, monkeypat
 
 
 def test_importing_launch_builds_the_page_and_fits_nothing(app_cache_dir, monkeypatch):
-    runs = Counter(dashboard_module.run_analysis)
-    monkeypatch.setattr(dashboard_module, "run_analysis", runs)
+    runs = Counter(jobs_module.run_analysis)
+    monkeypatch.setattr(jobs_module, "run_analysis", runs)
     namespace = runpy.run_path(str(ROOT / "launch.py"))
     assert runs.calls == 0
     assert "build_dashboard" in namespace

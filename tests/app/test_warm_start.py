@@ -8,7 +8,7 @@ import uuid
 import panel as pn
 from panel.tests.util import wait_until
 
-from uplift_studio.app import dashboard as dashboard_module
+from uplift_studio.app import jobs as jobs_module
 from uplift_studio.app.dashboard import serve
 from uplift_studio.core.analysis import AnalysisSettings, is_cached, run_analysis
 from uplift_studio.core.learners import ModelSettings
@@ -20,7 +20,7 @@ def test_warm_disk_cache_puts_the_headline_in_the_first_page(monkeypatch):
     settings = AnalysisSettings(model=ModelSettings(n_estimators=15, folds=2, n_jobs=1))
     run_analysis(campaign, settings)  # an earlier launch filled the disk cache
     assert is_cached(campaign, settings)
-    monkeypatch.setattr(dashboard_module, "_JOBS", type(dashboard_module._JOBS)())  # a fresh process's memory
+    monkeypatch.setattr(jobs_module, "_JOBS", type(jobs_module._JOBS)())  # a fresh process's memory
     server_id = uuid.uuid4().hex
     thread = serve(
         campaign,

@@ -14,10 +14,7 @@ import importlib.util
 import io
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import holoviews as hv
 import numpy as np
@@ -28,6 +25,14 @@ from bokeh.models import Span
 from panel.io.state import set_curdoc
 
 from uplift_studio.app import plots
+from uplift_studio.app.jobs import (
+    WARM_START_WAIT,
+    AnalysisJob,
+    ExperimentFactory,
+    Provided,
+    analysis_job,
+    finished_analysis,
+)
 from uplift_studio.app.state import (
     MAPPING_FIELDS,
     MAX_BUDGET,
@@ -36,14 +41,7 @@ from uplift_studio.app.state import (
     ModelChoice,
     experiment_from_bytes,
 )
-from uplift_studio.core.analysis import (
-    DEFAULT_BUDGET,
-    DEFAULT_COST_PER_CONTACT,
-    Analysis,
-    AnalysisSettings,
-    is_cached,
-    run_analysis,
-)
+from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
 from uplift_studio.core.budget import contacts_under_budget
 from uplift_studio.core.data import COST, Experiment
 from uplift_studio.core.errors import DataError
@@ -53,7 +51,6 @@ log = logging.getLogger(__name__)
 
 TITLE = "Uplift Studio"
 NOTIFICATION_MS = 12_000
-ExperimentFactory = Callable[[], Experiment]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -79,105 +76,6 @@ def catch_and_notify(method: Callable) -> Callable:
         return None
 
     return wrapper
-
-
-# ---------------------------------------------------------------------------------------------------------
-# One analysis per (data, settings) per process, shared by every session
-
-
-class AnalysisJob:
-    """A fit under way or done, with its progress (folds done of total) for every session that waits on it."""
-
-    def __init__(self, key: Hashable) -> None:
-        self.key = key
-        self.future: Future[Analysis] = Future()
-        self.experiment: Experiment | None = None
-        self.done = 0
-        self.total = 0
-        # set once the data is built and the disk cache looked up: a hit finishes in a fraction of a second
-        self.cache_checked = threading.Event()
-        self.cache_hit = False
-        self._listeners: list[Callable[[int, int], None]] = []
-        self._lock = threading.Lock()
-
-    def report(self, done: int, total: int) -> None:
-        with self._lock:
-            self.done, self.total = done, total
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(done, total)
-            except Exception:  # a closed session must not stop the fit
-                log.debug("progress listener failed", exc_info=True)
-
-    def subscribe(self, on_progress: Callable[[int, int], None], on_done: Callable[[], None]) -> None:
-        with self._lock:
-            self._listeners.append(on_progress)
-        self.future.add_done_callback(lambda _: on_done())
-
-    @property
-    def succeeded(self) -> bool:
-        return self.future.done() and self.future.exception() is None
-
-
-_JOBS: OrderedDict[Hashable, AnalysisJob] = OrderedDict()
-_JOBS_LOCK = threading.Lock()
-_KEPT_ANALYSES = 6  # finished analyses kept in memory (each holds the per-user scores: ~10 MB at 150k users)
-# one fit at a time: XGBoost already uses every core, and two fits would only slow each other down
-WARM_START_WAIT = 10.0  # seconds; a cache read takes well under one, a fit is never waited for here
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uplift-fit")
-
-
-def analysis_job(key: Hashable, experiment: ExperimentFactory, settings: AnalysisSettings) -> AnalysisJob:
-    """The job for ``key``: the finished or running one if any (a failed one is retried), else a new fit."""
-    with _JOBS_LOCK:
-        job = _JOBS.get(key)
-        if job is not None and not (job.future.done() and not job.succeeded):
-            _JOBS.move_to_end(key)
-            return job
-        job = AnalysisJob(key)
-        _JOBS[key] = job
-        finished = [k for k, j in _JOBS.items() if j.future.done() and k != key]
-        for stale in finished[: max(len(finished) - _KEPT_ANALYSES, 0)]:
-            del _JOBS[stale]
-    _EXECUTOR.submit(_fit, job, experiment, settings)
-    return job
-
-
-def finished_analysis(key: Hashable) -> AnalysisJob | None:
-    with _JOBS_LOCK:
-        job = _JOBS.get(key)
-    return job if job is not None and job.succeeded else None
-
-
-def _fit(job: AnalysisJob, experiment: ExperimentFactory, settings: AnalysisSettings) -> None:
-    try:
-        job.report(0, settings.model.folds if settings.model.holdout is None else 1)
-        job.experiment = experiment()
-        job.cache_hit = is_cached(job.experiment, settings)
-        job.cache_checked.set()
-        job.future.set_result(run_analysis(job.experiment, settings, progress=job.report))
-    except BaseException as error:  # handed to the sessions, which notify
-        job.future.set_exception(error)
-    finally:
-        job.cache_checked.set()
-
-
-class _Provided:
-    """An experiment given by the caller (the CLI's ``--data``): built once per process, on first use."""
-
-    def __init__(self, experiment: Experiment | ExperimentFactory) -> None:
-        self._value = experiment if isinstance(experiment, Experiment) else None
-        self._factory = None if isinstance(experiment, Experiment) else experiment
-        self._lock = threading.Lock()
-        token = experiment.fingerprint if isinstance(experiment, Experiment) else id(experiment)
-        self.key = ("provided", token, getattr(experiment, "source", None))
-
-    def get(self) -> Experiment:
-        with self._lock:
-            if self._value is None:
-                self._value = self._factory()
-            return self._value
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -243,7 +141,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self,
         analysis: Analysis | None = None,
         *,
-        experiment: Experiment | ExperimentFactory | _Provided | None = None,
+        experiment: Experiment | ExperimentFactory | Provided | None = None,
         settings: AnalysisSettings | None = None,
         data: DataSource | None = None,
         model: ModelChoice | None = None,
@@ -253,11 +151,11 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self._base_settings = settings or (analysis.settings if analysis is not None else AnalysisSettings())
         self.model = model or ModelChoice.from_settings(self._base_settings)
         self.data = data or DataSource()
-        if isinstance(experiment, _Provided):
-            self._provided: _Provided | None = experiment
+        if isinstance(experiment, Provided):
+            self._provided: Provided | None = experiment
             experiment = None
         else:
-            self._provided = _Provided(experiment) if experiment is not None else None
+            self._provided = Provided(experiment) if experiment is not None else None
         if self._provided is not None:
             self.data.param.source.objects = ["provided", "simulated", "file"]
             self.data.source = "provided"
@@ -762,7 +660,7 @@ def _in_session() -> bool:
 def build_dashboard(
     analysis: Analysis | None = None,
     *,
-    experiment: Experiment | ExperimentFactory | _Provided | None = None,
+    experiment: Experiment | ExperimentFactory | Provided | None = None,
     settings: AnalysisSettings | None = None,
     budget: float = DEFAULT_BUDGET,
     cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
@@ -821,7 +719,7 @@ def serve(
     simulated campaign of the data form. Its fit starts at once in the background, before any browser
     connects, and every session shares it. Returns what ``panel.serve`` returns (a server, or its thread).
     """
-    provided = _Provided(experiment) if experiment is not None else None
+    provided = Provided(experiment) if experiment is not None else None
     if provided is not None:
         key = (provided.key, settings or AnalysisSettings())
         analysis_job(key, provided.get, settings or AnalysisSettings())

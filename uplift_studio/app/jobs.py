@@ -1,0 +1,115 @@
+"""One analysis per (data, model settings) per process, shared by every browser session.
+
+Fits run one at a time in a worker thread (XGBoost already uses every core); each job reports its progress
+(folds done of total) to the sessions that wait on it, and says early whether the disk cache answers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from uplift_studio.core.analysis import Analysis, AnalysisSettings, is_cached, run_analysis
+from uplift_studio.core.data import Experiment
+
+log = logging.getLogger(__name__)
+
+ExperimentFactory = Callable[[], Experiment]
+
+
+class AnalysisJob:
+    """A fit under way or done, with its progress (folds done of total) for every session that waits on it."""
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self.future: Future[Analysis] = Future()
+        self.experiment: Experiment | None = None
+        self.done = 0
+        self.total = 0
+        # set once the data is built and the disk cache looked up: a hit finishes in a fraction of a second
+        self.cache_checked = threading.Event()
+        self.cache_hit = False
+        self._listeners: list[Callable[[int, int], None]] = []
+        self._lock = threading.Lock()
+
+    def report(self, done: int, total: int) -> None:
+        with self._lock:
+            self.done, self.total = done, total
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(done, total)
+            except Exception:  # a closed session must not stop the fit
+                log.debug("progress listener failed", exc_info=True)
+
+    def subscribe(self, on_progress: Callable[[int, int], None], on_done: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.append(on_progress)
+        self.future.add_done_callback(lambda _: on_done())
+
+    @property
+    def succeeded(self) -> bool:
+        return self.future.done() and self.future.exception() is None
+
+
+_JOBS: OrderedDict[Hashable, AnalysisJob] = OrderedDict()
+_JOBS_LOCK = threading.Lock()
+_KEPT_ANALYSES = 6  # finished analyses kept in memory (each holds the per-user scores: ~10 MB at 150k users)
+# one fit at a time: XGBoost already uses every core, and two fits would only slow each other down
+WARM_START_WAIT = 10.0  # seconds; a cache read takes well under one, a fit is never waited for here
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uplift-fit")
+
+
+def analysis_job(key: Hashable, experiment: ExperimentFactory, settings: AnalysisSettings) -> AnalysisJob:
+    """The job for ``key``: the finished or running one if any (a failed one is retried), else a new fit."""
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+        if job is not None and not (job.future.done() and not job.succeeded):
+            _JOBS.move_to_end(key)
+            return job
+        job = AnalysisJob(key)
+        _JOBS[key] = job
+        finished = [k for k, j in _JOBS.items() if j.future.done() and k != key]
+        for stale in finished[: max(len(finished) - _KEPT_ANALYSES, 0)]:
+            del _JOBS[stale]
+    _EXECUTOR.submit(_fit, job, experiment, settings)
+    return job
+
+
+def finished_analysis(key: Hashable) -> AnalysisJob | None:
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+    return job if job is not None and job.succeeded else None
+
+
+def _fit(job: AnalysisJob, experiment: ExperimentFactory, settings: AnalysisSettings) -> None:
+    try:
+        job.report(0, settings.model.folds if settings.model.holdout is None else 1)
+        job.experiment = experiment()
+        job.cache_hit = is_cached(job.experiment, settings)
+        job.cache_checked.set()
+        job.future.set_result(run_analysis(job.experiment, settings, progress=job.report))
+    except BaseException as error:  # handed to the sessions, which notify
+        job.future.set_exception(error)
+    finally:
+        job.cache_checked.set()
+
+
+class Provided:
+    """An experiment given by the caller (the CLI's ``--data``): built once per process, on first use."""
+
+    def __init__(self, experiment: Experiment | ExperimentFactory) -> None:
+        self._value = experiment if isinstance(experiment, Experiment) else None
+        self._factory = None if isinstance(experiment, Experiment) else experiment
+        self._lock = threading.Lock()
+        token = experiment.fingerprint if isinstance(experiment, Experiment) else id(experiment)
+        self.key = ("provided", token, getattr(experiment, "source", None))
+
+    def get(self) -> Experiment:
+        with self._lock:
+            if self._value is None:
+                self._value = self._factory()
+            return self._value
