@@ -30,7 +30,17 @@ def test_report_json_has_design_section_7_keys(tmp_path, capsys):
     assert SECTION_7 <= set(report)
     assert set(report["strategies"]) == {"random", "probability", "uplift", "oracle"}
     for figures in report["strategies"].values():
-        assert set(figures) == {"incremental_revenue", "ci_low", "ci_high", "incremental_conversions", "roi", "net"}
+        # section 7's six keys, plus (added, never renamed) each strategy's own contacts and spend
+        assert set(figures) == {
+            "incremental_revenue",
+            "ci_low",
+            "ci_high",
+            "incremental_conversions",
+            "roi",
+            "net",
+            "contacts",
+            "spend",
+        }
         assert figures["roi"] == pytest.approx(figures["incremental_revenue"] / report["spend"])
         assert figures["net"] == pytest.approx(figures["incremental_revenue"] - report["spend"])
         assert figures["ci_low"] < figures["incremental_revenue"] < figures["ci_high"]
@@ -41,6 +51,19 @@ def test_report_json_has_design_section_7_keys(tmp_path, capsys):
     assert report["contacts"] == 2000 and report["spend"] == 4000
     out = capsys.readouterr().out
     assert "uplift" in out and "95% interval" in out and "Break-even budget" in out
+
+
+def test_budget_below_one_contact_writes_valid_json_and_says_so(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert main(["report", *FAST, "--budget", "1", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())  # strict JSON: no NaN
+    assert report["contacts"] == 0 and report["strategies"]["uplift"]["roi"] is None
+    assert "does not pay for a single contact" in capsys.readouterr().out
+
+
+def test_negative_seed_is_exit_2(capsys):
+    assert main(["simulate", "--seed", "-1", "--users", "100", "--out", "x.parquet"]) == 2
+    assert "--seed must be" in capsys.readouterr().err
 
 
 def test_targets_lists_contacts_in_order_within_budget(tmp_path):

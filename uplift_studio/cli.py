@@ -63,6 +63,8 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def experiment_from_args(args: argparse.Namespace) -> Experiment:
     """The experiment the data options name: a file, or the simulated campaign."""
+    if args.seed < 0:
+        raise DataError(f"--seed must be a whole number >= 0, got {args.seed}.")
     if args.data is None:
         if args.users < 2:
             raise DataError(f"--users must be at least 2, got {args.users}.")
@@ -100,9 +102,22 @@ def write_frame(frame: pl.DataFrame, path: Path) -> None:
         raise _unwritable(path, exc) from exc
 
 
+def _finite_or_none(value):
+    """JSON has no NaN or infinity: an undefined figure (ROI of no contact) is written as null."""
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(item) for item in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def write_json(payload: dict, path: Path) -> None:
     try:
-        path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+        path.write_text(json.dumps(_finite_or_none(payload), indent=2, allow_nan=False) + "\n")
     except OSError as exc:
         raise _unwritable(path, exc) from exc
 
@@ -232,6 +247,11 @@ def cmd_targets(args: argparse.Namespace) -> int:
         if args.cost is not None:
             if args.cost not in customers.columns:
                 raise DataError(f"{args.score_file}: the cost column {args.cost!r} is missing.")
+            if not customers.schema[args.cost].is_numeric():
+                raise DataError(
+                    f"{args.score_file}: the cost column {args.cost!r} is not numeric (type "
+                    f"{customers.schema[args.cost]}). Give every customer a contact cost as a number > 0."
+                )
             scored = scored.insert_column(1, customers.get_column(args.cost).cast(pl.Float64).alias(COST))
     per_user = COST in scored.columns
     contact = contacts_under_budget(

@@ -93,3 +93,20 @@ def test_segments_cover_every_user_and_agree_with_truth_better_than_chance(analy
     # The model calls most true persuadables persuadable (chance would be their 56% base share at best).
     assert persuadable_row["persuadable"].item() / persuadable_row.drop("true").sum_horizontal().item() > 0.6
     assert analysis.density.total == analysis.n_evaluation
+
+
+def test_with_per_user_costs_random_stays_random_and_others_rank_per_dollar(campaign):
+    from uplift_studio.core.data import ColumnMap, from_frame
+
+    rng = np.random.default_rng(5)
+    frame = campaign.frame.with_columns(cost=rng.uniform(0.5, 5.0, campaign.n_users))
+    costed = from_frame(frame, ColumnMap(cost="cost"), source="costed", revenue_per_conversion=None)
+    analysis = run_analysis(costed, FAST, use_cache=False)
+    assert analysis.per_user_cost
+    half = analysis.max_budget(None) / 2
+    results = analysis.at_budget(half, None)
+    # Half the total cost buys about half the users in random order (their costs are independent of the
+    # order: sd of the share ~ 0.006 here); "cheapest first" would buy about 70% of them.
+    assert abs(results["random"].share_targeted - 0.5) < 0.03
+    for result in results.values():
+        assert result.spend <= half + 1e-6

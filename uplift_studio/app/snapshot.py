@@ -413,9 +413,11 @@ def snapshot_layout(
     curve_span = _marker_span(efficiency, marker_location)
     if curve_span is not None:
         curve_span.name = "snapshot_curve_marker"
-    frontier_element = plots.budget_frontier(analysis, cost) * hv.VLine(
-        budget, kdims=[plots.BUDGET, plots.REVENUE]
-    ).opts(**_marker_style(analysis, budget, cost))
+    # composing drops the frontier overlay's own options; its ROI axis (multi_y) must be set again
+    frontier_element = (
+        plots.budget_frontier(analysis, cost)
+        * hv.VLine(budget, kdims=[plots.BUDGET, plots.REVENUE]).opts(**_marker_style(analysis, budget, cost))
+    ).opts(multi_y=True, legend_position="top_left", backend="bokeh")
     frontier = _render(frontier_element, 380)
     frontier_span = _marker_span(frontier, budget)
     frontier_span.name = "snapshot_frontier_marker"

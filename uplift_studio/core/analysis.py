@@ -182,6 +182,9 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
     deciles, metrics = {}, {}
     for name, score in scores.strategies().items():
         score = score[mask]
+        if name == "random" and cost is not None:
+            # per-user costs rank by score per unit of cost; random must stay random, not "cheapest first"
+            score = score * cost
         curve = build_curve(revenue, score, treatment, conversions=converted, cost=cost)
         curves[name] = curve
         if truth_cumulative is not None:

@@ -50,8 +50,9 @@ def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | Non
         "treated_share": analysis.treated_share,
         "budget": float(budget),
         "cost_per_contact": None if analysis.per_user_cost else float(cost_per_contact),
-        "contacts": float(any_result.contacts),
-        "spend": float(any_result.spend),
+        # one cost per contact: every strategy buys the same contacts; per-user costs: the uplift strategy's
+        "contacts": int(results.get("uplift", any_result).contacts),
+        "spend": float(results.get("uplift", any_result).spend),
         "strategies": {
             name: {
                 "incremental_revenue": r.incremental_revenue,
@@ -60,6 +61,8 @@ def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | Non
                 "incremental_conversions": r.incremental_conversions,
                 "roi": r.roi,
                 "net": r.net,
+                "contacts": int(r.contacts),
+                "spend": r.spend,
             }
             for name, r in results.items()
         },
@@ -88,6 +91,10 @@ def executive_sentence(analysis: Analysis, budget: float, cost_per_contact: floa
     """One plain-language sentence with the headline and its uncertainty."""
     results = analysis.at_budget(budget, cost_per_contact)
     uplift = results["uplift"]
+    if uplift.contacts == 0:
+        return (
+            f"A budget of {format_money(budget)} does not pay for a single contact: raise the budget to contact anyone."
+        )
     text = (
         f"Contacting the {uplift.contacts:,.0f} customers the uplift model ranks highest costs "
         f"{format_money(uplift.spend)} and brings an estimated {format_money(uplift.incremental_revenue)} "
