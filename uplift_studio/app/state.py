@@ -29,6 +29,8 @@ MAPPING_FIELDS = (
     "conversion_column",
     "revenue_column",
     "id_column",
+    "cost_column",
+    "exclude_columns",
 )
 
 
@@ -70,6 +72,14 @@ class DataSource(param.Parameterized):
         doc="Column with each user's revenue; if the file has none, the value per conversion is used.",
     )
     id_column = param.String(default="user_id", doc="Column with a unique user id (absent: row numbers).")
+    cost_column = param.String(
+        default="", doc="Column with each user's contact cost (blank: one cost per contact for everyone)."
+    )
+    exclude_columns = param.String(
+        default="",
+        doc="Comma-separated columns that are not features, e.g. other outcomes measured after the contact "
+        "(Hillstrom's visit): a post-treatment column would leak the outcome into the models.",
+    )
 
     @param.depends("source", watch=True, on_init=True)
     def _show_relevant_fields(self) -> None:
@@ -88,6 +98,8 @@ class DataSource(param.Parameterized):
             control_value=self.control_value.strip() or None,
             conversion=self.conversion_column.strip(),
             revenue=self.revenue_column.strip() or None,
+            cost=self.cost_column.strip() or None,
+            exclude=tuple(name.strip() for name in self.exclude_columns.split(",") if name.strip()),
         )
 
     def key(self, revenue_per_conversion: float | None = None) -> tuple:
