@@ -87,6 +87,17 @@ def test_targets_scores_new_customers_with_the_final_models(tmp_path):
     assert set(contacts["user_id"]) <= set(pl.read_parquet(new)["user_id"])
 
 
+def test_targets_warns_about_labels_the_models_never_saw(tmp_path, capsys):
+    new = tmp_path / "new.parquet"
+    assert main(["simulate", "--users", "300", "--seed", "98", "--out", str(new)]) == 0
+    customers = pl.read_parquet(new).with_columns(channel=pl.lit("carrier pigeon"))
+    customers.write_parquet(new)
+    code = main(["targets", *FAST, "--budget", "100", "--out", str(tmp_path / "c.csv"), "--score-file", str(new)])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "300 rows of 'channel' hold labels the experiment never had ('carrier pigeon')" in err
+
+
 def test_targets_score_file_without_the_features_is_exit_2(tmp_path, capsys):
     new = tmp_path / "new.csv"
     pl.DataFrame({"user_id": [1, 2], "age": [30, 40]}).write_csv(new)

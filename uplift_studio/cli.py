@@ -238,6 +238,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
                 "missing. New customers need the same features the models were trained on."
             )
         learner = fit_final(experiment, analysis_settings(args).model, progress=_progress)
+        _warn_unseen_levels(customers, learner.categories_, args.score_file)
         ids = (
             customers.get_column(args.id)
             if args.id in customers.columns
@@ -277,6 +278,20 @@ def cmd_targets(args: argparse.Namespace) -> int:
         + (" - the budget covers everyone" if contact.contacts == scored.height else "")
     )
     return 0
+
+
+def _warn_unseen_levels(customers: pl.DataFrame, categories: dict, source: Path) -> None:
+    """New customers whose label the models never saw are scored as if the label were missing: say so."""
+    for name, levels in categories.items():
+        labels = customers.get_column(name).cast(pl.String)
+        unseen = labels.filter(labels.is_not_null() & ~labels.is_in(list(levels)))
+        if unseen.len():
+            examples = ", ".join(repr(v) for v in unseen.unique(maintain_order=True).head(3).to_list())
+            print(
+                f"warning: {source}: {unseen.len():,} rows of {name!r} hold labels the experiment never had "
+                f"({examples}); they are scored as if {name!r} were missing.",
+                file=sys.stderr,
+            )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
