@@ -353,3 +353,36 @@ def test_a_million_user_campaign_fits_in_3_mb_like_the_default(default_campaign_
     assert size <= MAX_BYTES
     # nearly seven times the users, and the same file give or take the labels and the slider's positions
     assert abs(size - default_size) < 0.05 * default_size
+
+
+def test_two_separate_exports_of_the_same_run_are_identical_apart_from_the_dates(tmp_path):
+    # Two processes, two empty caches: each simulates, fits and exports on its own, so the same seed must
+    # give the same models, numbers and page, bit for bit (only the analysed/exported dates differ).
+    import os
+    import subprocess
+    import sys
+
+    pages = []
+    for run in ("first", "second"):
+        out = tmp_path / f"{run}.html"
+        env = {**os.environ, "UPLIFT_STUDIO_CACHE": str(tmp_path / f"cache_{run}")}
+        command = [
+            sys.executable,
+            "-m",
+            "uplift_studio.cli",
+            "export",
+            "--users",
+            "3000",
+            "--n-estimators",
+            "10",
+            "--folds",
+            "2",
+            "--budget",
+            "1000",
+            "--out",
+            str(out),
+        ]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        pages.append(TIMESTAMP.sub("<date>", out.read_text()))
+    assert pages[0] == pages[1]
+    assert "<date>" in pages[0]
