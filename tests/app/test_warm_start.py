@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import urllib.request
-import uuid
 
-import panel as pn
-from panel.tests.util import wait_until
-
+from tests.conftest import serve_in_thread
 from uplift_studio.app import jobs as jobs_module
-from uplift_studio.app.dashboard import serve
 from uplift_studio.core.analysis import AnalysisSettings, is_cached, run_analysis
 from uplift_studio.core.learners import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
@@ -21,27 +17,14 @@ def test_warm_disk_cache_puts_the_headline_in_the_first_page(monkeypatch):
     run_analysis(campaign, settings)  # an earlier launch filled the disk cache
     assert is_cached(campaign, settings)
     monkeypatch.setattr(jobs_module, "_JOBS", type(jobs_module._JOBS)())  # a fresh process's memory
-    server_id = uuid.uuid4().hex
-    thread = serve(
-        campaign,
-        settings=settings,
-        budget=1_000.0,
-        cost_per_contact=2.0,
-        port=0,
-        address="127.0.0.1",
-        threaded=True,
-        show=False,
-        server_id=server_id,
-    )
+    server, stop = serve_in_thread(campaign, settings, budget=1_000.0)
     try:
-        wait_until(lambda: server_id in pn.state._servers, timeout=30_000)
-        server = pn.state._servers[server_id][0]
         # The GET creates the session; the document it builds is what the browser pulls first on connecting.
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=60).read()
         (session,) = server._tornado.get_sessions("/")
         texts = [model.text for model in session.document.models if isinstance(getattr(model, "text", None), str)]
     finally:
-        thread.stop()
+        stop()
     # the executive sentence is in the session's first document, not in an update that follows a fit
     assert any("Contacting the 500 customers" in text for text in texts)
     assert not any("Fit models</b> to analyse" in text or "Fit models&lt;/b&gt; to analyse" in text for text in texts)

@@ -256,9 +256,7 @@ def test_contact_order_is_the_curve_order_with_ties_in_row_order() -> None:
     score = np.array([1.0, 3.0, 2.0, 3.0, 1.0])
     np.testing.assert_array_equal(bu.contact_order(score), [1, 3, 2, 0, 4])
     # per unit of cost: 1/1, 3/3, 2/1, 3/1, 1/2 -> row 3, row 2, rows 0 and 1 (tied at 1), row 4
-    np.testing.assert_array_equal(
-        bu.contact_order(score, np.array([1.0, 3.0, 1.0, 1.0, 2.0])), [3, 2, 0, 1, 4]
-    )
+    np.testing.assert_array_equal(bu.contact_order(score, np.array([1.0, 3.0, 1.0, 1.0, 2.0])), [3, 2, 0, 1, 4])
 
 
 def test_contacts_under_budget() -> None:

@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import shared_file
+from tests.conftest import hillstrom_columns, shared_file
 from uplift_studio.core.data import (
     CONVERTED,
     ID,
@@ -198,17 +198,7 @@ def test_numeric_noise_in_conversion_is_caught_too(tmp_path):
 
 def test_hillstrom_loads_as_one_arm_against_control():
     path = shared_file("hillstrom.csv.gz")
-    experiment = load_experiment(
-        path,
-        ColumnMap(
-            treatment="segment",
-            treated_value="Womens E-Mail",
-            control_value="No E-Mail",
-            conversion="conversion",
-            revenue="spend",
-            exclude=("visit",),
-        ),
-    )
+    experiment = load_experiment(path, hillstrom_columns(exclude=("visit",)))
     assert experiment.n_users == 21_387 + 21_306
     assert "visit" not in experiment.features
     assert any("21307 rows" in note for note in experiment.notes)

@@ -287,9 +287,7 @@ def test_bad_input_is_a_data_error_that_names_the_value(change: dict[str, np.nda
 
 
 def test_bad_costs_and_conversions_are_data_errors() -> None:
-    with pytest.raises(
-        DataError, match=r"cost must be > 0 for every user; found 1 value\(s\) <= 0 \(first at row 3"
-    ):
+    with pytest.raises(DataError, match=r"cost must be > 0 for every user; found 1 value\(s\) <= 0 \(first at row 3"):
         curve_of(TWO_GROUPS, cost=np.array([1.0, 1.0, 1.0, 0.0, 1.0]))
     with pytest.raises(DataError, match=r"cost has 3 values but outcome has 5"):
         curve_of(TWO_GROUPS, cost=np.ones(3))
@@ -314,9 +312,7 @@ def test_analytic_se_agrees_with_the_stratified_bootstrap() -> None:
     data = random_experiment(2_000, seed=21)
     depths = np.array([200.0, 500.0, 1_000.0, 2_000.0])
     n_boot = 1_000
-    boot = ev.bootstrap_uplift(
-        data["outcome"], data["score"], data["treatment"], depths, n_boot=n_boot, seed=4
-    )
+    boot = ev.bootstrap_uplift(data["outcome"], data["score"], data["treatment"], depths, n_boot=n_boot, seed=4)
     curve = ev.build_curve(data["outcome"], data["score"], data["treatment"])
     analytic = curve.at(depths)
     np.testing.assert_allclose(boot.uplift, analytic.uplift)
@@ -399,9 +395,7 @@ def test_random_ranking_averages_about_zero() -> None:
 def test_coefficient_of_a_constant_outcome_is_undefined() -> None:
     assert math.isnan(ev.qini_auc_score(np.zeros(4), np.arange(4.0), np.array([1, 0, 1, 0])))
     with pytest.raises(DataError, match="needs a 0/1 outcome"):
-        ev.qini_auc_score(
-            np.array([2.5, 0, 1, 0]), np.arange(4.0), np.array([1, 0, 1, 0]), negative_effect=False
-        )
+        ev.qini_auc_score(np.array([2.5, 0, 1, 0]), np.arange(4.0), np.array([1, 0, 1, 0]), negative_effect=False)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -440,9 +434,9 @@ def test_decile_table_values() -> None:
     assert row["uplift_ci_low"] == pytest.approx(row["uplift"] - ev.Z95 * se)
     assert row["incremental_outcome"] == pytest.approx(row["uplift"] * 1_000)
     assert table["cumulative_capture"][-1] == pytest.approx(1.0)
-    assert table.select(
-        pl.col("cumulative_incremental_outcome").diff().drop_nulls()
-    ).to_series().to_list() == (pytest.approx(table["incremental_outcome"].to_list()[1:]))
+    assert table.select(pl.col("cumulative_incremental_outcome").diff().drop_nulls()).to_series().to_list() == (
+        pytest.approx(table["incremental_outcome"].to_list()[1:])
+    )
 
 
 def test_decile_table_rejects_bad_bins() -> None:

@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import shared_file
+from tests.conftest import hillstrom_columns, shared_file
 from uplift_studio.core.data import ColumnMap, from_frame, load_experiment
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.readout import ab_readout, difference_in_means, format_readout, sample_ratio_test
@@ -50,16 +50,7 @@ def test_revenue_effect_interval_covers_the_true_average_effect_at_the_nominal_r
 
 
 def test_hillstrom_matches_the_published_table():
-    experiment = load_experiment(
-        shared_file("hillstrom.csv.gz"),
-        ColumnMap(
-            treatment="segment",
-            treated_value="Womens E-Mail",
-            control_value="No E-Mail",
-            conversion="conversion",
-            revenue="spend",
-        ),
-    )
+    experiment = load_experiment(shared_file("hillstrom.csv.gz"), hillstrom_columns())
     readout = ab_readout(experiment)
     assert (readout.treated.users, readout.control.users) == (21_387, 21_306)
     assert (readout.treated.conversions, readout.control.conversions) == (189, 122)

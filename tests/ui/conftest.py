@@ -35,8 +35,16 @@ class PageLog:
         return [text for kind, text in self.console if kind == "error"] + self.page_errors
 
     def external_requests(self) -> list[str]:
-        local = ("file://", "data:", "blob:", "about:", "http://127.0.0.1", "http://localhost", "ws://127.0.0.1",
-                 "ws://localhost")
+        local = (
+            "file://",
+            "data:",
+            "blob:",
+            "about:",
+            "http://127.0.0.1",
+            "http://localhost",
+            "ws://127.0.0.1",
+            "ws://localhost",
+        )
         return [url for url in self.requests if not url.startswith(local)]
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 
-import panel as pn
 import pytest
-from panel.tests.util import wait_until
 from playwright.sync_api import expect
 
-from uplift_studio.app.dashboard import serve
+from tests.conftest import serve_in_thread
 from uplift_studio.core.analysis import AnalysisSettings
 from uplift_studio.core.learners import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
@@ -27,25 +24,12 @@ FIT_TIMEOUT_MS = 180_000  # the fit of the small campaign, on a loaded 2-core ma
 def app_url(tmp_path_factory):
     previous = os.environ.get("UPLIFT_STUDIO_CACHE")
     os.environ["UPLIFT_STUDIO_CACHE"] = str(tmp_path_factory.mktemp("ui_cache"))
-    server_id = uuid.uuid4().hex
     settings = AnalysisSettings(model=ModelSettings(n_estimators=20, folds=3, n_jobs=2))
-    thread = serve(
-        simulate_campaign(6_000, seed=8),
-        settings=settings,
-        budget=3_000.0,
-        cost_per_contact=2.0,
-        port=0,
-        address="127.0.0.1",
-        threaded=True,
-        show=False,
-        server_id=server_id,
-    )
+    server, stop = serve_in_thread(simulate_campaign(6_000, seed=8), settings, budget=3_000.0)
     try:
-        wait_until(lambda: server_id in pn.state._servers, timeout=30_000)
-        server = pn.state._servers[server_id][0]
         yield f"http://127.0.0.1:{server.port}/"
     finally:
-        thread.stop()
+        stop()
         if previous is None:
             os.environ.pop("UPLIFT_STUDIO_CACHE", None)
         else:
