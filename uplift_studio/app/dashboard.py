@@ -422,7 +422,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
             return
         strategies = self.strategies or None
         self._marker = plots.budget_marker(self.analysis, self._budget(), self._cost())
-        self._efficiency.object = plots.efficiency_curve(self.analysis, strategies) * self._marker
+        self._efficiency.object = plots.compose(plots.efficiency_curve(self.analysis, strategies), self._marker)
         self._deciles.object = plots.decile_dominance(self.analysis, strategies)
         self._draw_frontier()
 

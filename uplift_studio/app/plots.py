@@ -95,6 +95,16 @@ def _overlay(layers: Sequence[hv.Element], overlay_only: dict | None = None, **p
     return hv.Overlay([first, *rest]).opts(**plot_options, **(overlay_only or {}), backend="bokeh")
 
 
+def compose(base: hv.Overlay, *layers: hv.Element) -> hv.Overlay:
+    """``base * layers`` (e.g. a view and its budget marker) keeping ``base``'s own plot options (legend
+    position, twin axes, hooks), which HoloViews drops when an overlay is composed again."""
+    options = hv.Store.lookup_options("bokeh", base, "plot").kwargs
+    composed = base
+    for layer in layers:
+        composed = composed * layer
+    return composed.opts(**options, backend="bokeh")
+
+
 def _chosen(analysis: Analysis, strategies: Sequence[str] | None) -> list[str]:
     if strategies is None:
         return list(analysis.strategies)

@@ -407,17 +407,16 @@ def snapshot_layout(
         "campaign; the interval is 95%.</p>"
     )
 
-    efficiency_element = plots.efficiency_curve(analysis) * plots.budget_marker(analysis, budget, cost)
+    efficiency_element = plots.compose(plots.efficiency_curve(analysis), plots.budget_marker(analysis, budget, cost))
     efficiency = _render(efficiency_element, 380)
     marker_location = results["uplift"].share_targeted
     curve_span = _marker_span(efficiency, marker_location)
     if curve_span is not None:
         curve_span.name = "snapshot_curve_marker"
-    # composing drops the frontier overlay's own options; its ROI axis (multi_y) must be set again
-    frontier_element = (
-        plots.budget_frontier(analysis, cost)
-        * hv.VLine(budget, kdims=[plots.BUDGET, plots.REVENUE]).opts(**_marker_style(analysis, budget, cost))
-    ).opts(multi_y=True, legend_position="top_left", backend="bokeh")
+    frontier_element = plots.compose(
+        plots.budget_frontier(analysis, cost),
+        hv.VLine(budget, kdims=[plots.BUDGET, plots.REVENUE]).opts(**_marker_style(analysis, budget, cost)),
+    )
     frontier = _render(frontier_element, 380)
     frontier_span = _marker_span(frontier, budget)
     frontier_span.name = "snapshot_frontier_marker"
