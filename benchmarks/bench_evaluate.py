@@ -23,10 +23,10 @@ import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
+from uplift_studio.core.evaluate import Curve, build_curve
 
 from uplift_studio.core import budget
 from uplift_studio.core.analysis import Analysis, run_analysis
-from uplift_studio.core.evaluate import Curve, build_curve
 from uplift_studio.core.simulate import simulate_campaign
 
 COST_PER_CONTACT = 2.0

@@ -25,7 +25,9 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from xgboost import XGBClassifier, XGBRegressor
 
-from uplift_studio.core.learners import ModelSettings, _category_levels, _encode, cross_fit
+from uplift_studio.core.crossfit import cross_fit
+from uplift_studio.core.features import category_levels, encode
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 
 
@@ -105,8 +107,8 @@ def main() -> None:
     settings = ModelSettings()
     frame = experiment.frame
     features = list(experiment.features)
-    categories = _category_levels(frame.select(features))
-    matrix = _encode(frame, features, categories)
+    categories = category_levels(frame.select(features))
+    matrix = encode(frame, features, categories)
     feature_types = ["c" if name in categories else "q" for name in features]
     plain = plain_folds(
         matrix,

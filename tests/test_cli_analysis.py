@@ -173,4 +173,4 @@ def test_report_on_starbucks(capsys):
     ]
     assert main(["report", "--data", str(path), *flags, "--budget", "2000"]) == 0
     out = capsys.readouterr().out
-    assert "84,534 users" in out and "conversion probability" in out
+    assert "84,534 users" in out and "Conversion probability" in out

@@ -137,7 +137,7 @@ def add_economics_options(parser: argparse.ArgumentParser) -> None:
 
 def analysis_settings(args: argparse.Namespace):
     from uplift_studio.core.analysis import AnalysisSettings
-    from uplift_studio.core.learners import ModelSettings
+    from uplift_studio.core.settings import ModelSettings
 
     model = {"folds": args.folds, "holdout": args.holdout, "seed": args.seed}
     if args.n_estimators is not None:
@@ -215,8 +215,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from uplift_studio.core.budget import contacts_under_budget
-    from uplift_studio.core.learners import fit_final
+    from uplift_studio.core.contacts import contact_list
+    from uplift_studio.core.crossfit import fit_final
 
     _check_economics(args)
     experiment = experiment_from_args(args)
@@ -224,11 +224,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
         from uplift_studio.core.analysis import run_analysis
 
         analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
-        scored = (
-            experiment.frame.select(ID, *([COST] if experiment.has_cost else []))
-            .hstack(analysis.scores.to_frame().drop(ID))
-            .filter(pl.Series(analysis.scores.evaluation))
-        )
+        scored = analysis.scored_users(experiment)
     else:
         customers = read_table(args.score_file)
         missing = [name for name in experiment.features if name not in customers.columns]
@@ -255,27 +251,12 @@ def cmd_targets(args: argparse.Namespace) -> int:
                 )
             scored = scored.insert_column(1, customers.get_column(args.cost).cast(pl.Float64).alias(COST))
     per_user = COST in scored.columns
-    contact = contacts_under_budget(
-        scored["expected_incremental_revenue"].to_numpy(),
-        args.budget,
-        cost=scored[COST].to_numpy() if per_user else None,
-        cost_per_contact=None if per_user else args.cost_per_contact,
-    )
-    keep = [ID, "expected_incremental_revenue", "uplift", "p_treated", "p_control", "order_value"]
-    contacts = (
-        scored[contact.rows]
-        .select([c for c in keep if c in scored.columns] + ([COST] if per_user else []))
-        .with_columns(
-            rank=pl.int_range(1, contact.contacts + 1),
-            score=pl.col("expected_incremental_revenue"),
-            cumulative_spend=pl.Series(contact.cumulative_spend),
-        )
-        .select("rank", ID, "score", pl.exclude("rank", ID, "score"))
-    )
+    contacts = contact_list(scored, args.budget, cost_per_contact=None if per_user else args.cost_per_contact)
     write_frame(contacts, args.out)
+    spend = float(contacts["cumulative_spend"][-1]) if contacts.height else 0.0
     print(
-        f"wrote {contact.contacts:,} contacts (spend ${contact.spend:,.2f} of ${args.budget:,.2f}) to {args.out}"
-        + (" - the budget covers everyone" if contact.contacts == scored.height else "")
+        f"wrote {contacts.height:,} contacts (spend ${spend:,.2f} of ${args.budget:,.2f}) to {args.out}"
+        + (" - the budget covers everyone" if contacts.height == scored.height else "")
     )
     return 0
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from uplift_studio.core.analysis import AnalysisSettings, run_analysis
-from uplift_studio.core.learners import ModelSettings
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 
 SMALL_MODEL = ModelSettings(n_estimators=20, folds=3, n_jobs=2)
@@ -40,11 +40,12 @@ def analysis(app_cache_dir, small_experiment):
 @pytest.fixture(scope="session")
 def real_like_analysis(analysis):
     """The same analysis as if it came from a real file: no ground truth, no oracle."""
-    curves = {name: curve for name, curve in analysis.curves.items() if name != "oracle"}
+    paths = {
+        name: dataclasses.replace(path, truth=None) for name, path in analysis.paths.items() if name != "oracle"
+    }
     return dataclasses.replace(
         analysis,
-        curves=curves,
-        deciles={name: analysis.deciles[name] for name in curves},
-        truth_cumulative=None,
+        paths=paths,
+        deciles={name: analysis.deciles[name] for name in paths},
         segment_agreement=None,
     )

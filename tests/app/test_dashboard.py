@@ -13,13 +13,15 @@ from bokeh.document import Document
 from bokeh.models import ColumnDataSource, GlyphRenderer, Span, VBar, Whisker
 
 import uplift_studio.core.analysis as core_analysis
-import uplift_studio.core.budget as core_budget
-import uplift_studio.core.evaluate as core_evaluate
+import uplift_studio.core.curve as core_curve
 from uplift_studio.app import jobs as jobs_module
 from uplift_studio.app import plots
 from uplift_studio.app.dashboard import Dashboard, build_dashboard
 from uplift_studio.app.state import DataSource, ModelChoice
+from uplift_studio.core.contacts import CONTACT_COLUMNS
+from uplift_studio.core.formats import format_money, format_roi, format_share
 from uplift_studio.core.report import executive_sentence
+from uplift_studio.core.strategies import STRATEGY_LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
 COST = 2.0
@@ -65,8 +67,7 @@ def counters(monkeypatch):
         (core_analysis, "cross_fit"),
         (core_analysis, "build_curve"),
         (jobs_module, "run_analysis"),
-        (core_evaluate, "_sorted_pairs"),
-        (core_budget, "_sorted_pairs"),
+        (core_curve, "targeting_order"),
         (np, "argsort"),
         (np, "sort"),
         (np, "lexsort"),
@@ -86,10 +87,10 @@ def counters(monkeypatch):
 def test_builds_with_numbers_and_sentence(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
     figures = plots.kpis(analysis, 3_000.0, COST)
-    assert _card_value(dashboard, "roi") == plots.format_roi(figures["roi"])
-    assert _card_value(dashboard, "incremental_revenue") == plots.format_money(figures["incremental_revenue"])
+    assert _card_value(dashboard, "roi") == format_roi(figures["roi"])
+    assert _card_value(dashboard, "incremental_revenue") == format_money(figures["incremental_revenue"])
     assert _card_value(dashboard, "contacts") == "1,500"
-    assert _card_value(dashboard, "oracle") == plots.format_share(figures["share_of_oracle"])
+    assert _card_value(dashboard, "oracle") == format_share(figures["share_of_oracle"])
     assert dashboard._cards["oracle"].visible
     assert executive_sentence(analysis, 3_000.0, COST).split(",")[0] in dashboard._sentence.object
     assert "Uplift model" in dashboard._strategy_table.object
@@ -110,7 +111,7 @@ def test_budget_change_updates_numbers_and_marker_without_refit_sort_or_redraw(a
         dashboard.param.update(budget=budget)
         assert marker.location == pytest.approx(budget / COST / analysis.population)
         figures = plots.kpis(analysis, budget, COST)
-        assert _card_value(dashboard, "roi") == plots.format_roi(figures["roi"])
+        assert _card_value(dashboard, "roi") == format_roi(figures["roi"])
         assert _card_value(dashboard, "contacts") == f"{int(budget / COST):,}"
     assert _card_value(dashboard, "roi") != before
     assert {name: counter.calls for name, counter in counters.items() if counter.calls} == {}
@@ -143,7 +144,7 @@ def test_comparison_follows_every_budget_tick_in_place_without_a_redraw(analysis
         whisker = next(iter(figure.select({"type": Whisker})))
         np.testing.assert_allclose(whisker.source.data["lower"], table["roi_low"])
         np.testing.assert_allclose(whisker.source.data["upper"], table["roi_high"])
-        assert plots.format_money(budget) in figure.title.text
+        assert format_money(budget) in figure.title.text
         # the same chart, patched: no new element, no new figure, and a fixed ROI axis that holds the bars
         assert dashboard._comparison.object is element
         assert dashboard._comparison._models[root.ref["id"]][0] is figure
@@ -158,7 +159,7 @@ def test_strategies_and_cost_redraw_only_their_views(analysis, counters):
     dashboard.strategies = ["uplift", "probability"]
     assert counters["uplift_studio.app.plots.efficiency_curve"].calls == 1
     labels = {element.label for element in dashboard._efficiency.object[()] if element.label}
-    assert plots.STRATEGY_LABELS["oracle"] not in labels
+    assert STRATEGY_LABELS["oracle"] not in labels
     dashboard.cost_per_contact = 4.0
     assert counters["uplift_studio.app.plots.budget_frontier"].calls == 2
     assert counters["uplift_studio.app.plots.persuadability_quadrants"].calls == 0
@@ -205,7 +206,8 @@ def test_contact_list_follows_the_budget_in_ranking_order(analysis):
     contacts = dashboard.contact_list()
     assert contacts.height == 1_500
     assert contacts["rank"].to_list() == list(range(1, 1_501))
-    scores = contacts["expected_incremental_revenue"].to_numpy()
+    assert tuple(contacts.columns) == CONTACT_COLUMNS
+    scores = contacts["score"].to_numpy()
     assert np.all(np.diff(scores) <= 0)
     assert contacts["cumulative_spend"][-1] == pytest.approx(3_000.0)
     assert contacts["user_id"].n_unique() == 1_500
@@ -213,7 +215,7 @@ def test_contact_list_follows_the_budget_in_ranking_order(analysis):
     all_scores = analysis.scores.expected_incremental_revenue[analysis.scores.evaluation]
     assert scores[0] == pytest.approx(all_scores.max())
     text = dashboard._contact_file().getvalue()
-    assert text.splitlines()[0].startswith("rank,user_id,expected_incremental_revenue")
+    assert text.splitlines()[0] == ",".join(CONTACT_COLUMNS)
     assert len(text.splitlines()) == 1_501
 
 
@@ -248,7 +250,7 @@ def test_importing_launch_builds_the_page_and_fits_nothing(app_cache_dir, monkey
 def test_strategy_table_html_has_every_strategy(analysis):
     html = Dashboard._strategy_table_html(plots.strategy_table(analysis, 3_000.0, COST))
     for name in analysis.strategies:
-        assert plots.STRATEGY_LABELS[name] in html
+        assert STRATEGY_LABELS[name] in html
     assert "truth" in html
 
 

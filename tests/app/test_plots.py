@@ -8,9 +8,10 @@ import polars as pl
 import pytest
 
 from uplift_studio.app import plots
-from uplift_studio.core.evaluate import Z95
-from uplift_studio.core.report import lift_over_probability, share_of_oracle
+from uplift_studio.core.formats import format_money, format_roi
 from uplift_studio.core.segments import SEGMENTS
+from uplift_studio.core.stats import Z95
+from uplift_studio.core.strategies import STRATEGY_LABELS
 
 hv.extension("bokeh")
 
@@ -58,9 +59,9 @@ def test_downsample_bounds_points_and_keeps_ends_extremes_and_tie_segments():
 def test_efficiency_curve_draws_each_strategy_from_the_curve(analysis):
     overlay = plots.efficiency_curve(analysis)
     assert isinstance(overlay, hv.Overlay)
-    total = analysis.curves["uplift"].total_uplift * analysis.scale
+    total = analysis.paths["uplift"].value[-1] * analysis.scale
     for name in analysis.strategies:
-        element = _by_label(overlay, hv.Curve, plots.STRATEGY_LABELS[name])
+        element = _by_label(overlay, hv.Curve, STRATEGY_LABELS[name])
         x, y = _column(element, "share_targeted"), _column(element, "incremental_revenue")
         assert len(x) <= plots.MAX_CURVE_POINTS
         assert x[0] == 0.0 and y[0] == 0.0
@@ -68,8 +69,8 @@ def test_efficiency_curve_draws_each_strategy_from_the_curve(analysis):
         # every strategy ends at the total observed effect, projected to the campaign
         assert y[-1] == pytest.approx(total)
         # the drawn points are points of the strategy's curve
-        curve = analysis.curves[name]
-        expected = np.interp(x * curve.n, curve.k, curve.uplift_points()) * analysis.scale
+        path = analysis.paths[name]
+        expected = np.interp(x * path.n, path.contacts, path.value) * analysis.scale
         np.testing.assert_allclose(y, expected, rtol=1e-9, atol=1e-6)
     diagonal = _by_label(overlay, hv.Curve, "Random (expected)")
     assert list(_column(diagonal, "share_targeted")) == [0.0, 1.0]
@@ -79,16 +80,16 @@ def test_efficiency_curve_draws_each_strategy_from_the_curve(analysis):
 def test_efficiency_band_is_the_uplift_interval(analysis):
     overlay = plots.efficiency_curve(analysis, strategies=["uplift", "probability"])
     band = _by_label(overlay, hv.Area, "Uplift 95% interval")
-    uplift = _by_label(overlay, hv.Curve, plots.STRATEGY_LABELS["uplift"])
+    uplift = _by_label(overlay, hv.Curve, STRATEGY_LABELS["uplift"])
     low, high = _column(band, "ci_low"), _column(band, "ci_high")
     y = _column(uplift, "incremental_revenue")
     np.testing.assert_allclose((low + high) / 2, y, rtol=1e-9, atol=1e-6)
-    curve = analysis.curves["uplift"]
+    path = analysis.paths["uplift"]
     share = _column(band, "share_targeted")
-    se = np.interp(share * curve.n, curve.k, curve.se_points()) * analysis.scale
+    se = np.interp(share * path.n, path.contacts, path.se) * analysis.scale
     np.testing.assert_allclose((high - low) / 2, Z95 * se, rtol=1e-9, atol=1e-6)
     labels = {element.label for element in overlay if isinstance(element, hv.Curve)}
-    assert plots.STRATEGY_LABELS["oracle"] not in labels  # only the chosen strategies are drawn
+    assert STRATEGY_LABELS["oracle"] not in labels  # only the chosen strategies are drawn
 
 
 def test_budget_marker_moves_with_the_budget(analysis):
@@ -122,7 +123,7 @@ def test_decile_bars_are_the_observed_effect_per_decile(analysis):
     )
     np.testing.assert_allclose(low, Z95 * expected * analysis.scale)
     np.testing.assert_allclose(high, low)
-    capture = _by_label(overlay, hv.Curve, plots.STRATEGY_LABELS["uplift"])
+    capture = _by_label(overlay, hv.Curve, STRATEGY_LABELS["uplift"])
     assert _column(capture, "cumulative_capture")[-1] == pytest.approx(1.0)
 
 
@@ -180,8 +181,8 @@ def test_segment_agreement_table(analysis, real_like_analysis):
 
 def test_frontier_matches_the_budget_reads(analysis):
     overlay = plots.budget_frontier(analysis, COST)
-    revenue = _by_label(overlay, hv.Curve, plots.STRATEGY_LABELS["uplift"])
-    roi = _by_label(overlay, hv.Curve, plots.STRATEGY_LABELS["uplift"] + " ROI")
+    revenue = _by_label(overlay, hv.Curve, STRATEGY_LABELS["uplift"])
+    roi = _by_label(overlay, hv.Curve, STRATEGY_LABELS["uplift"] + " ROI")
     budgets = _column(revenue, "budget")
     assert budgets[-1] == pytest.approx(analysis.max_budget(COST))
     for index in (0, len(budgets) // 3, len(budgets) - 1):
@@ -229,8 +230,9 @@ def test_kpis_follow_the_budget(analysis, real_like_analysis):
     assert first["roi"] == pytest.approx(uplift.roi)
     assert first["roi_low"] * 2_000.0 == pytest.approx(uplift.ci_low)
     assert first["net"] == pytest.approx(uplift.incremental_revenue - 2_000.0)
-    assert first["lift_over_probability"] == lift_over_probability(results)
-    assert first["share_of_oracle"] == share_of_oracle(results)
+    view = analysis.view(2_000.0, COST)
+    assert first["lift_over_probability"] == view.lift_over_probability
+    assert first["share_of_oracle"] == view.share_of_oracle
     assert second["contacts"] == 2_500 and second["roi"] != first["roi"]
     assert plots.kpis(real_like_analysis, 2_000.0, COST)["share_of_oracle"] is None
 
@@ -256,8 +258,8 @@ def test_views_render_with_titles(analysis, build):
 
 
 def test_money_formatting():
-    assert plots.format_money(684_123.0) == "$684k"
-    assert plots.format_money(1_234_567.0) == "$1.23M"
-    assert plots.format_money(-3_210.0) == "-$3,210"
-    assert plots.format_money(float("nan")) == "n/a"
-    assert plots.format_roi(6.84) == "6.84x"
+    assert format_money(684_123.0) == "$684k"
+    assert format_money(1_234_567.0) == "$1.23M"
+    assert format_money(-3_210.0) == "-$3,210"
+    assert format_money(float("nan")) == "n/a"
+    assert format_roi(6.84) == "6.84x"

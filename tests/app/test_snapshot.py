@@ -14,14 +14,15 @@ from bokeh.document import Document
 from bokeh.io.doc import patch_curdoc
 from bokeh.models import ColumnDataSource, CustomJS, Div, Slider
 
-from uplift_studio.app import plots, snapshot
+from uplift_studio.app import snapshot
 from uplift_studio.core.analysis import AnalysisSettings, run_analysis
 from uplift_studio.core.data import ColumnMap, from_frame
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.evaluate import Z95
-from uplift_studio.core.learners import ModelSettings
+from uplift_studio.core.formats import format_money, format_roi
 from uplift_studio.core.report import executive_sentence
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
+from uplift_studio.core.stats import Z95
 
 COST = 2.0
 BUDGET = 2_500.0
@@ -135,7 +136,7 @@ def _check_tables_reproduce_at_budget(analysis, cost, budgets, exact: bool):
 
 def test_tables_hold_at_budgets_numbers_at_every_slider_position(analysis):
     budgets = snapshot.budget_slider(analysis, BUDGET, COST).positions()
-    assert analysis.curves["uplift"].k.size > snapshot.EXACT_BOUNDARIES  # the resampled case, not the exact one
+    assert analysis.paths["uplift"].contacts.size > snapshot.EXACT_BOUNDARIES  # the resampled case, not the exact one
     _check_tables_reproduce_at_budget(analysis, COST, budgets, exact=True)
 
 
@@ -143,20 +144,20 @@ def test_per_user_cost_tables_hold_the_spend_and_depth_of_every_position(per_use
     analysis = per_user_cost_analysis
     budgets = snapshot.budget_slider(analysis, 1_500.0, None).positions()
     _check_tables_reproduce_at_budget(analysis, None, budgets, exact=True)
-    curve = analysis.curves["uplift"]
+    path = analysis.paths["uplift"]
     table = snapshot.curve_table(analysis, "uplift", budgets, None)
     assert np.all(np.diff(table["cost"]) > 0)
-    np.testing.assert_array_equal(table["cost"], curve.interpolate(curve.cum_cost, table["depth"]))
+    np.testing.assert_array_equal(table["cost"], path.at_depth(table["depth"]).spend)
 
 
 def test_a_curve_with_few_boundaries_ships_them_all(analysis, monkeypatch):
     monkeypatch.setattr(snapshot, "EXACT_BOUNDARIES", 10**9)
-    curve = analysis.curves["uplift"]
+    path = analysis.paths["uplift"]
     table = snapshot.curve_table(analysis, "uplift", np.array([BUDGET]), COST)
-    assert set(curve.k.astype(float)) <= set(table["depth"])
-    # between stored boundaries the browser's straight line is the curve's own interpolation
-    depth = (curve.k[10] + curve.k[11]) / 2
-    assert _read(table, "uplift", depth) == pytest.approx(curve.at(depth).uplift, rel=1e-12)
+    assert set(path.contacts.astype(float)) <= set(table["depth"])
+    # between stored steps the browser's straight line is the path's own interpolation
+    depth = (path.contacts[10] + path.contacts[11]) / 2
+    assert _read(table, "uplift", depth) == pytest.approx(path.at_depth(depth).value, rel=1e-12)
 
 
 def test_table_size_depends_on_the_slider_not_on_the_users(analysis):
@@ -178,20 +179,20 @@ def test_initial_figures_are_at_budgets(analysis, layout):
     results = analysis.at_budget(BUDGET, COST)
     uplift = results["uplift"]
     kpis = _model(layout, "snapshot_kpis").text
-    assert f'data-kpi="incremental_revenue">{plots.format_money(uplift.incremental_revenue)}<' in kpis
-    interval = f"{plots.format_money(uplift.ci_low)} to {plots.format_money(uplift.ci_high)}"
+    assert f'data-kpi="incremental_revenue">{format_money(uplift.incremental_revenue)}<' in kpis
+    interval = f"{format_money(uplift.ci_low)} to {format_money(uplift.ci_high)}"
     assert f'95% interval <span data-kpi="interval">{interval}</span>' in kpis
-    assert f'data-kpi="roi">{plots.format_roi(uplift.roi)}<' in kpis
+    assert f'data-kpi="roi">{format_roi(uplift.roi)}<' in kpis
     assert f'data-kpi="contacts">{uplift.contacts:,}<' in kpis
-    assert f'data-kpi="spend">{plots.format_money(uplift.spend)}<' in kpis
-    assert f'data-kpi="net">{plots.format_money(uplift.net)}<' in kpis
+    assert f'data-kpi="spend">{format_money(uplift.spend)}<' in kpis
+    assert f'data-kpi="net">{format_money(uplift.net)}<' in kpis
     sentence = _model(layout, "snapshot_sentence").text
     assert html.unescape(re.sub(r"<[^>]+>", "", sentence)) == executive_sentence(analysis, BUDGET, COST)
     table = _model(layout, "snapshot_table").text
     for name, result in results.items():
         row = re.search(rf'<tr data-strategy="{name}">(.*?)</tr>', table).group(1)
-        assert f"<td>{plots.format_roi(result.roi)}</td>" in row
-        assert f"<td>{plots.format_money(result.true_incremental_revenue)}</td>" in row
+        assert f"<td>{format_roi(result.roi)}</td>" in row
+        assert f"<td>{format_money(result.true_incremental_revenue)}</td>" in row
     state = _model(layout, "snapshot_state").data
     assert state["strategy"] == list(results)
     assert state["incremental_revenue"] == [r.incremental_revenue for r in results.values()]
@@ -334,7 +335,7 @@ def test_the_default_campaign_tables_are_exact_and_small(default_campaign_page):
     budgets = snapshot.budget_slider(analysis, 100_000.0, COST).positions()
     _check_tables_reproduce_at_budget(analysis, COST, budgets, exact=True)
     for name in analysis.strategies:
-        assert analysis.curves[name].k.size > 20_000  # resampled, not shipped whole
+        assert analysis.paths[name].contacts.size > 20_000  # resampled, not shipped whole
         assert snapshot.curve_table(analysis, name, budgets, COST)["depth"].size <= budgets.size + 1
 
 
@@ -345,7 +346,7 @@ def test_a_million_user_campaign_fits_in_3_mb_like_the_default(default_campaign_
         AnalysisSettings(model=ModelSettings(n_estimators=20, folds=2)),
         use_cache=False,
     )
-    assert analysis.curves["uplift"].n == 1_000_000
+    assert analysis.paths["uplift"].n == 1_000_000
     page = snapshot.snapshot_html(analysis, 100_000.0, COST)
     size = len(page.encode("utf-8"))
     default_size = len(default_campaign_page[1].encode("utf-8"))

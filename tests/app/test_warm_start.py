@@ -7,7 +7,7 @@ import urllib.request
 from tests.conftest import serve_in_thread
 from uplift_studio.app import jobs as jobs_module
 from uplift_studio.core.analysis import AnalysisSettings, is_cached, run_analysis
-from uplift_studio.core.learners import ModelSettings
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 
 

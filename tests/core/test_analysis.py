@@ -5,7 +5,7 @@ import uplift_studio.core.analysis as analysis_module
 from uplift_studio.core.analysis import AnalysisSettings, run_analysis
 from uplift_studio.core.budget import at_budget
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.learners import ModelSettings
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 
 FAST = AnalysisSettings(model=ModelSettings(n_estimators=60, folds=3))
@@ -23,16 +23,17 @@ def analysis(campaign):
 
 def test_every_strategy_has_a_curve_over_all_out_of_sample_users(analysis):
     assert analysis.strategies == ("random", "probability", "uplift", "oracle")
-    for curve in analysis.curves.values():
-        assert curve.k[-1] == analysis.n_evaluation == 8_000
+    for path in analysis.paths.values():
+        assert path.contacts[-1] == analysis.n_evaluation == 8_000
     assert analysis.has_truth
 
 
-def test_at_budget_is_the_budget_module_on_the_stored_curves(analysis):
+def test_at_budget_is_the_budget_module_on_the_stored_paths(analysis):
     results = analysis.at_budget(3_000, 2.0)
     for name, result in results.items():
-        direct = at_budget(analysis.curves[name], 3_000, cost_per_contact=2.0, population=analysis.population)
-        assert result.budget == direct
+        direct = at_budget(analysis.paths[name], 3_000, cost_per_contact=2.0, population=analysis.population)
+        assert result == direct
+        assert analysis.view(3_000, 2.0).results[name] == direct
         assert result.spend <= 3_000
     assert results["uplift"].contacts == 1_500
 
@@ -55,7 +56,8 @@ def test_population_scales_the_projection(campaign, analysis):
 def test_same_seed_same_numbers_bit_for_bit(campaign, analysis):
     again = run_analysis(campaign, FAST, use_cache=False)
     for name in analysis.strategies:
-        assert np.array_equal(again.curves[name].sum_t, analysis.curves[name].sum_t)
+        assert np.array_equal(again.paths[name].value, analysis.paths[name].value)
+        assert np.array_equal(again.paths[name].variance, analysis.paths[name].variance)
         assert again.at_budget(3_000, 2.0)[name] == analysis.at_budget(3_000, 2.0)[name]
 
 

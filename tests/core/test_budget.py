@@ -8,19 +8,28 @@ import numpy as np
 import pytest
 
 from uplift_studio.core import budget as bu
-from uplift_studio.core import evaluate as ev
+from uplift_studio.core import contacts as co
+from uplift_studio.core.curve import build_curve, targeting_order
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.path import SpendPath, curve_path
+from uplift_studio.core.stats import Z95
 
 # The 5-user experiment of test_evaluate: k = [0, 2, 5], U = [0, 0, 25/6], SE(5) = 5 sqrt(37) / 6; the first
 # tie group (2 users) has no control user.
-TWO_GROUPS = ev.build_curve(
+
+def path_of(*args, **kwargs) -> SpendPath:
+    """The spend path of a single-offer ranking (the tie-group boundaries are its steps)."""
+    return curve_path("test", build_curve(*args, **kwargs))
+
+
+TWO_GROUPS = path_of(
     np.array([3.0, 1.0, 1.0, 0.0, 0.0]), np.array([2.0, 2.0, 1.0, 1.0, 1.0]), np.array([1, 1, 0, 1, 0])
 )
 SE_AT_5 = 5 * math.sqrt(37) / 6
 
 # Per-user costs (test_evaluate): ranked by score per unit of cost, k = [0, 1, 3, 4], cum_cost = [0, 1, 4, 5],
 # U = [0, 0, 6, 10].
-WITH_COSTS = ev.build_curve(
+WITH_COSTS = path_of(
     np.array([4.0, 2.0, 0.0, 1.0]),
     np.array([4.0, 3.0, 1.0, 2.0]),
     np.array([1, 1, 0, 0]),
@@ -28,13 +37,13 @@ WITH_COSTS = ev.build_curve(
 )
 
 
-def random_curve(n: int, seed: int, *, per_user_cost: bool = False) -> ev.Curve:
+def random_curve(n: int, seed: int, *, per_user_cost: bool = False) -> SpendPath:
     rng = np.random.default_rng(seed)
     score = rng.random(n)
     treatment = rng.integers(0, 2, n)
     outcome = np.where(rng.random(n) < 0.1 + 0.2 * score * treatment, rng.gamma(4.0, 25.0, n), 0.0)
     cost = rng.uniform(0.5, 4.0, n) if per_user_cost else None
-    return ev.build_curve(outcome, score, treatment, conversions=outcome > 0, cost=cost)
+    return path_of(outcome, score, treatment, conversions=outcome > 0, cost=cost)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -47,7 +56,7 @@ def test_budget_with_one_cost_per_contact() -> None:
     assert (result.budget, result.contacts, result.spend, result.depth) == (3.0, 3, 3.0, 3.0)
     assert result.share_targeted == pytest.approx(0.6)
     assert result.incremental_revenue == pytest.approx(25 / 18)
-    half_width = ev.Z95 * SE_AT_5 / 3
+    half_width = Z95 * SE_AT_5 / 3
     assert result.ci_low == pytest.approx(25 / 18 - half_width)
     assert result.ci_high == pytest.approx(25 / 18 + half_width)
     assert result.roi == pytest.approx(25 / 54)
@@ -61,7 +70,7 @@ def test_population_scales_contacts_depth_and_revenue() -> None:
     result = bu.at_budget(TWO_GROUPS, 7.0, cost_per_contact=1.0, population=10)
     assert (result.contacts, result.spend, result.depth) == (7, 7.0, 3.5)
     assert result.incremental_revenue == pytest.approx(2 * 25 / 12)
-    assert result.ci_high - result.incremental_revenue == pytest.approx(2 * ev.Z95 * SE_AT_5 / 2)
+    assert result.ci_high - result.incremental_revenue == pytest.approx(2 * Z95 * SE_AT_5 / 2)
     assert result.roi == pytest.approx(25 / 6 / 7)
     # B = 7.5, c = 2: floor(3.75) = 3 contacts for 6
     result = bu.at_budget(TWO_GROUPS, 7.5, cost_per_contact=2.0, population=10)
@@ -116,9 +125,9 @@ def test_score_per_unit_of_cost_beats_score_at_the_same_budget() -> None:
     outcome = np.where(treatment == 1, np.where(expensive, 12.0, 6.0), 0.0)
     score = np.where(expensive, 10.0, 5.0)
     cost = np.where(expensive, 10.0, 1.0)
-    per_dollar = ev.build_curve(outcome, score, treatment, cost=cost)
+    per_dollar = path_of(outcome, score, treatment, cost=cost)
     # ranking by score alone, with the same per-user costs: score * cost / cost ranks like the score
-    by_score = ev.build_curve(outcome, score * cost, treatment, cost=cost)
+    by_score = path_of(outcome, score * cost, treatment, cost=cost)
     smart = bu.at_budget(per_dollar, 20.0)
     naive = bu.at_budget(by_score, 20.0)
     assert smart.spend == naive.spend == 20.0
@@ -138,7 +147,7 @@ def test_a_budget_is_never_exceeded(per_user_cost: bool) -> None:
     population = 1_234_567
     cost = None if per_user_cost else 1.7
     rng = np.random.default_rng(0)
-    total = population * 1.7 if cost else curve.cum_cost[-1] * population / curve.n
+    total = population * 1.7 if cost else curve.total_spend * population / curve.n
     budgets = np.concatenate([rng.uniform(0.01, 1.2 * total, 2_000), rng.uniform(0.01, 20.0, 200)])
     table = bu.frontier(curve, budgets, cost_per_contact=cost, population=population)
     spend, contacts = table["spend"].to_numpy(), table["contacts"].to_numpy()
@@ -163,8 +172,8 @@ def test_incremental_conversions_are_projected_like_revenue() -> None:
     result = bu.at_budget(curve, 1_500.0, cost_per_contact=1.0, population=4_000)
     # 1500 contacts of 4000 is depth 750 of 2000
     assert result.depth == 750.0
-    assert result.incremental_conversions == pytest.approx(2 * curve.at(750.0).incremental_conversions)
-    assert result.incremental_revenue == pytest.approx(2 * curve.at(750.0).uplift)
+    assert result.incremental_conversions == pytest.approx(2 * curve.at_depth(750.0).conversions)
+    assert result.incremental_revenue == pytest.approx(2 * curve.at_depth(750.0).value)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -172,7 +181,7 @@ def test_incremental_conversions_are_projected_like_revenue() -> None:
 
 # Three tie groups of 4 users (2 treated, 2 control each); treated outcomes 10, 10 | 2, 2 | 0, 0 and
 # control outcomes all 0: k = [0, 4, 8, 12], U = [0, 40, 6 * 8 = 48, 4 * 12 = 48].
-THREE_GROUPS = ev.build_curve(
+THREE_GROUPS = path_of(
     np.array([10.0, 10, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0]),
     np.repeat([3.0, 2.0, 1.0], 4),
     np.tile([1, 1, 0, 0], 3),
@@ -254,31 +263,31 @@ def test_a_population_that_is_not_a_positive_whole_number_is_a_data_error(popula
 
 def test_contact_order_is_the_curve_order_with_ties_in_row_order() -> None:
     score = np.array([1.0, 3.0, 2.0, 3.0, 1.0])
-    np.testing.assert_array_equal(bu.contact_order(score), [1, 3, 2, 0, 4])
+    np.testing.assert_array_equal(targeting_order(score), [1, 3, 2, 0, 4])
     # per unit of cost: 1/1, 3/3, 2/1, 3/1, 1/2 -> row 3, row 2, rows 0 and 1 (tied at 1), row 4
-    np.testing.assert_array_equal(bu.contact_order(score, np.array([1.0, 3.0, 1.0, 1.0, 2.0])), [3, 2, 0, 1, 4])
+    np.testing.assert_array_equal(targeting_order(score, np.array([1.0, 3.0, 1.0, 1.0, 2.0])), [3, 2, 0, 1, 4])
 
 
 def test_contacts_under_budget() -> None:
     score = np.array([1.0, 3.0, 2.0, 3.0, 1.0])
-    listed = bu.contacts_under_budget(score, 5.0, cost_per_contact=2.0)
+    listed = co.contacts_under_budget(score, 5.0, cost_per_contact=2.0)
     np.testing.assert_array_equal(listed.rows, [1, 3])
     np.testing.assert_array_equal(listed.cumulative_spend, [2.0, 4.0])
     assert (listed.contacts, listed.spend) == (2, 4.0)
     # per-user costs: down the order 3 (1), 2 (1), 0 (1) = 3; row 1 would bring it to 6 > 5, so the list
     # stops there (it never skips ahead to a cheaper user further down)
     cost = np.array([1.0, 3.0, 1.0, 1.0, 2.0])
-    listed = bu.contacts_under_budget(score, 5.0, cost=cost)
+    listed = co.contacts_under_budget(score, 5.0, cost=cost)
     np.testing.assert_array_equal(listed.rows, [3, 2, 0])
     np.testing.assert_array_equal(listed.cumulative_spend, [1.0, 2.0, 3.0])
-    assert bu.contacts_under_budget(score, 0.5, cost_per_contact=2.0).spend == 0.0
+    assert co.contacts_under_budget(score, 0.5, cost_per_contact=2.0).spend == 0.0
 
 
 def test_contacts_under_budget_never_exceed_it() -> None:
     rng = np.random.default_rng(2)
     score, cost = rng.random(5_000), rng.uniform(0.5, 4.0, 5_000)
     for amount in rng.uniform(1.0, 12_000.0, 50):
-        listed = bu.contacts_under_budget(score, float(amount), cost=cost)
+        listed = co.contacts_under_budget(score, float(amount), cost=cost)
         assert listed.spend <= amount
         np.testing.assert_allclose(listed.cumulative_spend, np.cumsum(cost[listed.rows]))
 
@@ -286,10 +295,10 @@ def test_contacts_under_budget_never_exceed_it() -> None:
 def test_contact_list_bad_input() -> None:
     score = np.array([1.0, 2.0])
     with pytest.raises(DataError, match="exactly one of cost"):
-        bu.contacts_under_budget(score, 5.0)
+        co.contacts_under_budget(score, 5.0)
     with pytest.raises(DataError, match="exactly one of cost"):
-        bu.contacts_under_budget(score, 5.0, cost=np.ones(2), cost_per_contact=1.0)
+        co.contacts_under_budget(score, 5.0, cost=np.ones(2), cost_per_contact=1.0)
     with pytest.raises(DataError, match="budget must be a finite amount > 0"):
-        bu.contacts_under_budget(score, -1.0, cost_per_contact=1.0)
+        co.contacts_under_budget(score, -1.0, cost_per_contact=1.0)
     with pytest.raises(DataError, match="cost must be > 0"):
-        bu.contact_order(score, np.array([1.0, 0.0]))
+        targeting_order(score, np.array([1.0, 0.0]))

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from uplift_studio.core import budget as bu
-from uplift_studio.core import evaluate as ev
+from uplift_studio.core import curve as cv
+from uplift_studio.core.curve import targeting_order
+from uplift_studio.core.path import curve_path
 from uplift_studio.core.simulate import simulate_campaign
 
 N_SEEDS = 300
@@ -36,9 +38,9 @@ def strategy_scores(truth: dict[str, np.ndarray], seed: int) -> dict[str, np.nda
     }
 
 
-def true_projection(curve: ev.Curve, score: np.ndarray, true_value: np.ndarray, depth: float) -> float:
+def true_projection(curve: cv.Curve, score: np.ndarray, true_value: np.ndarray, depth: float) -> float:
     """Sum of the true value of the users the projection counts at ``depth``, times P / n."""
-    ordered = np.concatenate([[0.0], np.cumsum(true_value[bu.contact_order(score)])])
+    ordered = np.concatenate([[0.0], np.cumsum(true_value[targeting_order(score)])])
     return float(np.interp(depth, curve.k, ordered[curve.k])) * POPULATION / N_USERS
 
 
@@ -55,8 +57,9 @@ def errors_and_coverage() -> dict[str, tuple[np.ndarray, np.ndarray]]:
             for column in ("true_incremental_revenue", "p_treated")
         }
         for name, score in strategy_scores(truth, seed).items():
-            curve = ev.build_curve(outcome, score, treatment)
-            result = bu.at_budget(curve, BUDGET, cost_per_contact=COST_PER_CONTACT, population=POPULATION)
+            curve = cv.build_curve(outcome, score, treatment)
+            path = curve_path(name, curve)
+            result = bu.at_budget(path, BUDGET, cost_per_contact=COST_PER_CONTACT, population=POPULATION)
             true_value = true_projection(curve, score, truth["true_incremental_revenue"], result.depth)
             errors[name][seed] = result.incremental_revenue - true_value
             covered[name][seed] = result.ci_low <= true_value <= result.ci_high

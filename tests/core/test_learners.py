@@ -8,10 +8,12 @@ from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from uplift_studio.core.crossfit import Scores, cross_fit, fit_final, make_learner
 from uplift_studio.core.data import CONVERTED, ID, REVENUE, TREATMENT, Experiment
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.learners import ModelSettings, Scores, TLearner, cross_fit, fit_final
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
+from uplift_studio.core.tlearner import TLearner
 
 # One thread: scores do not depend on the thread count (a test below checks), and on a busy shared machine
 # two spinning OpenMP threads made a 40,000-user cross-fit 5 times slower than one thread (13-21 s, not 2-3 s).
@@ -36,7 +38,7 @@ def _features(experiment):
 
 def _fit(experiment, settings=QUICK):
     frame = experiment.frame
-    return settings.learner().fit(_features(experiment), frame[CONVERTED], frame[TREATMENT], frame[REVENUE])
+    return make_learner(settings).fit(_features(experiment), frame[CONVERTED], frame[TREATMENT], frame[REVENUE])
 
 
 # --- against the simulator's truth -----------------------------------------------------------------------
@@ -170,7 +172,7 @@ def test_an_unfitted_learner_refuses_to_predict(small_campaign):
 
 
 def test_fit_returns_self_and_leaves_the_constructor_arguments_alone(small_campaign):
-    learner = QUICK.learner()
+    learner = make_learner(QUICK)
     before = {name: repr(value) for name, value in learner.get_params(deep=True).items()}
     frame = small_campaign.frame
     assert learner.fit(_features(small_campaign), frame[CONVERTED], frame[TREATMENT], frame[REVENUE]) is learner
@@ -241,7 +243,7 @@ def test_category_levels_come_from_all_training_data_in_a_fixed_order(small_camp
     features = _features(small_campaign).with_columns(pl.col("channel").cast(pl.Enum(["app", "phone", "store", "web"])))
     no_phone = (features["channel"] != "phone").to_numpy()
     frame = small_campaign.frame.filter(pl.Series(no_phone))
-    subset = QUICK.learner().fit(features.filter(pl.Series(no_phone)), frame[CONVERTED], frame[TREATMENT])
+    subset = make_learner(QUICK).fit(features.filter(pl.Series(no_phone)), frame[CONVERTED], frame[TREATMENT])
     assert subset.categories_["channel"] == ("app", "phone", "store", "web")
 
 

@@ -3,7 +3,8 @@ import polars as pl
 import pytest
 
 from uplift_studio.core.data import CONVERTED, ID, REVENUE, TREATMENT
-from uplift_studio.core.simulate import SEGMENTS, TRUTH_COLUMNS, simulate_campaign
+from uplift_studio.core.segments import SEGMENTS
+from uplift_studio.core.simulate import TRUTH_COLUMNS, simulate_campaign
 
 
 def test_same_seed_same_data_bit_for_bit():

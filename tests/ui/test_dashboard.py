@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.conftest import serve_in_thread
 from uplift_studio.core.analysis import AnalysisSettings
-from uplift_studio.core.learners import ModelSettings
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 
 pytestmark = pytest.mark.ui

@@ -10,12 +10,14 @@ import re
 import numpy as np
 import pytest
 
-from uplift_studio.app import plots, snapshot
+from uplift_studio.app import snapshot
 from uplift_studio.core.analysis import AnalysisSettings, run_analysis
 from uplift_studio.core.data import ColumnMap, from_frame
-from uplift_studio.core.learners import ModelSettings
-from uplift_studio.core.report import executive_sentence, lift_over_probability
+from uplift_studio.core.formats import format_money, format_roi, format_share
+from uplift_studio.core.report import executive_sentence
+from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
+from uplift_studio.core.strategies import STRATEGY_LABELS
 
 pytestmark = pytest.mark.ui
 
@@ -65,23 +67,23 @@ def expected_view(analysis, budget: float, cost: float | None) -> dict:
     rows = {}
     for name, result in results.items():
         rows[name] = [
-            plots.STRATEGY_LABELS[name],
+            STRATEGY_LABELS[name],
             f"{result.contacts:,}",
-            plots.format_money(result.spend),
-            plots.format_money(result.incremental_revenue),
-            f"{plots.format_money(result.ci_low)} to {plots.format_money(result.ci_high)}",
-            plots.format_roi(result.roi),
-            plots.format_money(result.net),
-        ] + ([plots.format_money(result.true_incremental_revenue)] if analysis.has_truth else [])
+            format_money(result.spend),
+            format_money(result.incremental_revenue),
+            f"{format_money(result.ci_low)} to {format_money(result.ci_high)}",
+            format_roi(result.roi),
+            format_money(result.net),
+        ] + ([format_money(result.true_incremental_revenue)] if analysis.has_truth else [])
     return {
         "kpi": {
-            "incremental_revenue": plots.format_money(uplift.incremental_revenue),
-            "interval": f"{plots.format_money(uplift.ci_low)} to {plots.format_money(uplift.ci_high)}",
-            "roi": plots.format_roi(uplift.roi),
+            "incremental_revenue": format_money(uplift.incremental_revenue),
+            "interval": f"{format_money(uplift.ci_low)} to {format_money(uplift.ci_high)}",
+            "roi": format_roi(uplift.roi),
             "contacts": f"{uplift.contacts:,}",
-            "spend": plots.format_money(uplift.spend),
-            "net": plots.format_money(uplift.net),
-            "lift": plots.format_share(lift_over_probability(results), signed=True),
+            "spend": format_money(uplift.spend),
+            "net": format_money(uplift.net),
+            "lift": format_share(analysis.view(budget, cost).lift_over_probability, signed=True),
         },
         "sentence": executive_sentence(analysis, budget, cost),
         "rows": rows,
@@ -147,7 +149,7 @@ def test_the_slider_moves_the_figures_offline(logged_page, analysis, tmp_path, a
     budget = page.evaluate(SLIDER_VALUE)
     assert budget in positions
     expected = expected_view(analysis, budget, COST)
-    assert expected["kpi"]["spend"] != plots.format_money(BUDGET)
+    assert expected["kpi"]["spend"] != format_money(BUDGET)
     assert wait_for_view(page, expected) == expected
 
     # the mouse: a click at four fifths of the track
@@ -215,7 +217,7 @@ def test_every_slider_position_matches_at_budget(logged_page, analysis, tmp_path
     # $12k) where JavaScript's toFixed would round both up
     ties = np.array([10_500.0, 11_500.0])
     assert set(ties) <= set(positions)
-    assert [plots.format_money(spend) for spend in ties] == ["$10k", "$12k"]
+    assert [format_money(spend) for spend in ties] == ["$10k", "$12k"]
     _sweep(page, analysis, np.unique(np.concatenate([positions[::9], positions[-2:], ties])), COST, exact=True)
     assert log.errors() == [] and log.external_requests() == []
 

@@ -17,7 +17,6 @@ import math
 from collections.abc import Callable, Hashable
 
 import holoviews as hv
-import numpy as np
 import panel as pn
 import param
 import polars as pl
@@ -42,10 +41,11 @@ from uplift_studio.app.state import (
     experiment_from_bytes,
 )
 from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
-from uplift_studio.core.budget import contacts_under_budget
-from uplift_studio.core.data import COST, Experiment
+from uplift_studio.core.contacts import contact_list
+from uplift_studio.core.data import Experiment
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.report import executive_sentence
+from uplift_studio.core.formats import format_money, format_roi, format_share
+from uplift_studio.core.strategies import STRATEGY_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -356,22 +356,22 @@ class Dashboard(Economics, pn.viewable.Viewer):
         share_of_population = figures["contacts"] / analysis.population
         cards = {
             "incremental_revenue": (
-                plots.format_money(figures["incremental_revenue"]),
-                f"95% interval {plots.format_money(figures['ci_low'])} to {plots.format_money(figures['ci_high'])}",
+                format_money(figures["incremental_revenue"]),
+                f"95% interval {format_money(figures['ci_low'])} to {format_money(figures['ci_high'])}",
             ),
             "roi": (
-                plots.format_roi(figures["roi"]),
-                f"95% interval {plots.format_roi(figures['roi_low'])} to {plots.format_roi(figures['roi_high'])}",
+                format_roi(figures["roi"]),
+                f"95% interval {format_roi(figures['roi_low'])} to {format_roi(figures['roi_high'])}",
             ),
             "contacts": (f"{figures['contacts']:,}", f"{share_of_population:.1%} of {analysis.population:,} customers"),
-            "spend": (plots.format_money(figures["spend"]), f"of a {plots.format_money(self.budget)} budget"),
-            "net": (plots.format_money(figures["net"]), "incremental revenue minus spend"),
+            "spend": (format_money(figures["spend"]), f"of a {format_money(self.budget)} budget"),
+            "net": (format_money(figures["net"]), "incremental revenue minus spend"),
             "lift": (
-                plots.format_share(figures["lift_over_probability"], signed=True),
-                f"vs {plots.format_money(figures['probability_incremental_revenue'])} targeting likely buyers",
+                format_share(figures["lift_over_probability"], signed=True),
+                f"vs {format_money(figures['probability_incremental_revenue'])} targeting likely buyers",
             ),
             "oracle": (
-                plots.format_share(figures["share_of_oracle"]),
+                format_share(figures["share_of_oracle"]),
                 "of the true value the best ranking would earn",
             ),
         }
@@ -379,7 +379,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
             value, detail = cards[key]
             self._cards[key].object = _card(key, label, value, detail)
         self._cards["oracle"].visible = figures["share_of_oracle"] is not None
-        sentence = executive_sentence(analysis, self._budget(), self._cost())
+        sentence = analysis.view(self._budget(), self._cost()).sentence
         self._sentence.object = f'<div class="sentence">{html.escape(sentence)}</div>'
         table = plots.strategy_table(analysis, self._budget(), self._cost())
         self._strategy_table.object = self._strategy_table_html(table)
@@ -387,11 +387,11 @@ class Dashboard(Economics, pn.viewable.Viewer):
     @staticmethod
     def _strategy_table_html(table: pl.DataFrame) -> str:
         intervals = [
-            f"{plots.format_money(low)} to {plots.format_money(high)}"
+            f"{format_money(low)} to {format_money(high)}"
             for low, high in zip(table["ci_low"], table["ci_high"], strict=True)
         ]
         shown = table.select(
-            pl.col("strategy").replace_strict(plots.STRATEGY_LABELS, default=pl.col("strategy")),
+            pl.col("strategy").replace_strict(STRATEGY_LABELS, default=pl.col("strategy")),
             "contacts",
             "incremental_revenue",
             pl.Series("95% interval", intervals),
@@ -406,12 +406,12 @@ class Dashboard(Economics, pn.viewable.Viewer):
         )
         formats = {
             "contacts": lambda v: f"{v:,}",
-            "incr. revenue": plots.format_money,
-            "ROI": plots.format_roi,
-            "net": plots.format_money,
-            "truth": plots.format_money,
+            "incr. revenue": format_money,
+            "ROI": format_roi,
+            "net": format_money,
+            "truth": format_money,
         }
-        return _table_html(shown, formats, highlight=plots.STRATEGY_LABELS["uplift"])
+        return _table_html(shown, formats, highlight=STRATEGY_LABELS["uplift"])
 
     # -- drawing (only when the analysis, the strategies or the cost change) -----------------------------
 
@@ -441,7 +441,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self._agreement.visible = agreement is not None
         if agreement is not None:
             self._agreement.object = "<b>Predicted segments against the true segments (simulated data)</b>" + (
-                _table_html(agreement, {"agreement": plots.format_share})
+                _table_html(agreement, {"agreement": format_share})
             )
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in analysis.notes)
         self._source.object = (
@@ -467,7 +467,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         cost = None if analysis.per_user_cost else self.cost_per_contact
         top = max(MAX_BUDGET, math.ceil(analysis.max_budget(cost)))
         self.param.budget.bounds = (0.0, float(top))
-        available = [name for name in plots.STRATEGY_LABELS if name in analysis.curves]
+        available = [name for name in STRATEGY_LABELS if name in analysis.paths]
         with param.parameterized.discard_events(self):
             self.analysis = analysis
             self.param.strategies.objects = available
@@ -602,36 +602,11 @@ class Dashboard(Economics, pn.viewable.Viewer):
             pn.state.notifications.error(message, duration=NOTIFICATION_MS)
 
     def contact_list(self) -> pl.DataFrame:
-        """The experiment's users to contact under the budget, in targeting order: uplift score (expected
-        incremental revenue of a contact) descending, or per unit of cost with per-user costs."""
+        """The experiment's users to contact under the budget, in targeting order (the core's one builder)."""
         analysis = self.analysis
         if analysis is None:
             raise DataError("no results yet: press Fit models first.")
-        scores = analysis.scores
-        evaluated = scores.evaluation
-        score = scores.expected_incremental_revenue[evaluated]
-        cost = None
-        if analysis.per_user_cost:
-            if self._experiment is None:
-                raise DataError("the per-user costs of this analysis are not loaded; fit the models again.")
-            cost = self._experiment.column(COST)[evaluated]
-        contacts = contacts_under_budget(
-            score, self._budget(), cost=cost, cost_per_contact=None if cost is not None else self._cost()
-        )
-        rows = contacts.rows
-        frame = pl.DataFrame(
-            {
-                "rank": np.arange(1, rows.size + 1),
-                "user_id": scores.user_id[evaluated][rows],
-                "expected_incremental_revenue": score[rows],
-                "uplift": scores.uplift[evaluated][rows],
-                "p_treated": scores.p_treated[evaluated][rows],
-                "p_control": scores.p_control[evaluated][rows],
-                "contact_cost": cost[rows] if cost is not None else np.full(rows.size, self._cost()),
-                "cumulative_spend": contacts.cumulative_spend,
-            }
-        )
-        return frame
+        return contact_list(analysis.scored_users(self._experiment), self._budget(), cost_per_contact=self._cost())
 
     @catch_and_notify
     def _contact_file(self) -> io.StringIO:

@@ -17,17 +17,13 @@ import numpy as np
 import polars as pl
 from bokeh.models import Axis, NumeralTickFormatter
 
-from uplift_studio.core.analysis import Analysis, StrategyResult
-from uplift_studio.core.evaluate import Z95
-from uplift_studio.core.report import format_money, lift_over_probability, share_of_oracle
+from uplift_studio.core.analysis import Analysis
+from uplift_studio.core.budget import StrategyResult
+from uplift_studio.core.formats import format_money
 from uplift_studio.core.segments import SEGMENTS
+from uplift_studio.core.stats import Z95
+from uplift_studio.core.strategies import STRATEGY_LABELS
 
-STRATEGY_LABELS = {
-    "random": "Random",
-    "probability": "Conversion probability",
-    "uplift": "Uplift model",
-    "oracle": "Oracle (truth)",
-}
 STRATEGY_COLORS = {"random": "#8c8c8c", "probability": "#d95f02", "uplift": "#1f78b4", "oracle": "#33a02c"}
 SEGMENT_COLORS = {"persuadable": "#1b7837", "sure thing": "#5e3c99", "lost cause": "#636363", "sleeping dog": "#b2182b"}
 MAX_CURVE_POINTS = 2_000
@@ -64,20 +60,6 @@ SHARE = hv.Dimension("share_targeted", label="Share of users targeted", range=(0
 REVENUE = hv.Dimension("incremental_revenue", label="Projected incremental revenue", unit="$")
 BUDGET = hv.Dimension("budget", label="Budget", unit="$")
 ROI = hv.Dimension("roi", label="ROI (revenue / spend)")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Formatting shared with the dashboard's KPI cards and the snapshot
-
-
-def format_roi(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.2f}x"
-
-
-def format_share(value: float | None, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
 def _columns(frame: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -144,15 +126,14 @@ def downsample_indices(x: np.ndarray, y: np.ndarray, max_points: int = MAX_CURVE
 
 
 def _curve_frame(analysis: Analysis, name: str, with_band: bool = False) -> pl.DataFrame:
-    curve = analysis.curves[name]
-    uplift = curve.uplift_points()
-    index = downsample_indices(curve.k, uplift)
+    path = analysis.paths[name]
+    index = downsample_indices(path.contacts, path.value)
     columns = {
-        "share_targeted": curve.k[index] / curve.n,
-        "incremental_revenue": uplift[index] * analysis.scale,
+        "share_targeted": path.contacts[index] / path.n,
+        "incremental_revenue": path.value[index] * analysis.scale,
     }
     if with_band:
-        half_width = Z95 * curve.se_points()[index] * analysis.scale
+        half_width = Z95 * path.se[index] * analysis.scale
         columns["ci_low"] = columns["incremental_revenue"] - half_width
         columns["ci_high"] = columns["incremental_revenue"] + half_width
     return pl.DataFrame(columns)
@@ -160,7 +141,7 @@ def _curve_frame(analysis: Analysis, name: str, with_band: bool = False) -> pl.D
 
 def total_incremental_revenue(analysis: Analysis) -> float:
     """The observed total effect projected to the campaign: where every strategy's curve ends."""
-    return next(iter(analysis.curves.values())).total_uplift * analysis.scale
+    return float(next(iter(analysis.paths.values())).value[-1]) * analysis.scale
 
 
 def efficiency_curve(analysis: Analysis, strategies: Sequence[str] | None = None) -> hv.Overlay:
@@ -453,7 +434,7 @@ def budget_frontier(
                 tools=["hover"],
             )
         )
-    if "uplift" in analysis.curves:
+    if "uplift" in analysis.paths:
         break_even = analysis.break_even_budget("uplift", cost_per_contact)
         layers.append(
             hv.VLine(break_even, kdims=[BUDGET, REVENUE]).opts(backend="bokeh", color="#e7298a", line_width=1.5)
@@ -484,9 +465,6 @@ def strategy_table(analysis: Analysis, budget: float, cost_per_contact: float | 
 def _results_frame(results: dict[str, StrategyResult]) -> pl.DataFrame:
     rows = list(results.values())
     spend = np.array([r.spend for r in rows])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        roi_low = np.where(spend > 0, np.array([r.ci_low for r in rows]) / spend, np.nan)
-        roi_high = np.where(spend > 0, np.array([r.ci_high for r in rows]) / spend, np.nan)
     return pl.DataFrame(
         {
             "strategy": [r.strategy for r in rows],
@@ -496,8 +474,8 @@ def _results_frame(results: dict[str, StrategyResult]) -> pl.DataFrame:
             "ci_low": [r.ci_low for r in rows],
             "ci_high": [r.ci_high for r in rows],
             "roi": [r.roi for r in rows],
-            "roi_low": roi_low,
-            "roi_high": roi_high,
+            "roi_low": [r.roi_low for r in rows],
+            "roi_high": [r.roi_high for r in rows],
             "net": [r.net for r in rows],
             "true_incremental_revenue": [r.true_incremental_revenue for r in rows],
         },
@@ -610,28 +588,28 @@ def kpis(analysis: Analysis, budget: float, cost_per_contact: float | None) -> d
     """The headline figures for the uplift strategy at ``budget`` (the dashboard's cards and the snapshot's):
     incremental revenue with its 95% interval, ROI with its interval, contacts, spend, net, the lift over
     conversion-probability targeting, and (simulated data) the share of the oracle's true value."""
-    results = analysis.at_budget(budget, cost_per_contact)
-    uplift = results["uplift"]
-    spend = uplift.spend
+    view = analysis.view(budget, cost_per_contact)
+    results = view.results
+    uplift = view.uplift
     return {
         "budget": float(budget),
         "cost_per_contact": cost_per_contact,
         "contacts": uplift.contacts,
         "share_targeted": uplift.share_targeted,
-        "spend": spend,
+        "spend": uplift.spend,
         "incremental_revenue": uplift.incremental_revenue,
         "ci_low": uplift.ci_low,
         "ci_high": uplift.ci_high,
         "roi": uplift.roi,
-        "roi_low": uplift.ci_low / spend if spend > 0 else math.nan,
-        "roi_high": uplift.ci_high / spend if spend > 0 else math.nan,
+        "roi_low": uplift.roi_low,
+        "roi_high": uplift.roi_high,
         "net": uplift.net,
         "incremental_conversions": uplift.incremental_conversions,
         "probability_incremental_revenue": results["probability"].incremental_revenue
         if "probability" in results
         else None,
-        "lift_over_probability": lift_over_probability(results),
-        "share_of_oracle": share_of_oracle(results),
+        "lift_over_probability": view.lift_over_probability,
+        "share_of_oracle": view.share_of_oracle,
         "true_incremental_revenue": uplift.true_incremental_revenue,
         "contacted_everyone": uplift.contacted_everyone,
         "simulated": analysis.has_truth,

@@ -42,10 +42,13 @@ from bokeh.models.plots import Plot
 from bokeh.resources import INLINE, Resources
 
 from uplift_studio.app import plots
-from uplift_studio.core.analysis import Analysis, StrategyResult
+from uplift_studio.core.analysis import Analysis
+from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.evaluate import Z95
-from uplift_studio.core.report import executive_sentence, lift_over_probability
+from uplift_studio.core.formats import format_money, format_roi, format_share
+from uplift_studio.core.report import executive_sentence
+from uplift_studio.core.stats import Z95
+from uplift_studio.core.strategies import STRATEGY_LABELS
 
 DEFAULT_TITLE = "Uplift Studio: executive snapshot"
 SLIDER_POSITIONS = 400
@@ -133,26 +136,25 @@ def curve_table(
     contacts the budget buys; with per-user costs also the depth where the spend reaches each budget (the
     browser floors it to whole contacts) and one contact less (when rounding overshoots the budget).
     """
-    curve = analysis.curves[strategy]
-    n, scale = curve.n, analysis.scale
+    path = analysis.paths[strategy]
+    n, scale = path.n, analysis.scale
     frontier = analysis.frontier(budgets, cost_per_contact)[strategy]
     contacts = frontier["contacts"].to_numpy().astype(np.float64)
     depths = [np.zeros(1), np.clip(contacts / scale, 0.0, n)]
     if analysis.per_user_cost:
-        depths.append(np.atleast_1d(curve.at_cost(budgets / scale)))
+        depths.append(np.atleast_1d(path.at_spend(budgets / scale).contacts))
         depths.append(np.clip((contacts - 1.0) / scale, 0.0, n))
-    if curve.k.size <= EXACT_BOUNDARIES:
-        depths.append(curve.k.astype(np.float64))
+    if path.contacts.size <= EXACT_BOUNDARIES:
+        depths.append(path.contacts.astype(np.float64))
     grid = np.unique(np.concatenate(depths))
-    point = curve.at(grid)
-    table = {"depth": grid, "uplift": np.asarray(point.uplift), "se": np.asarray(point.se)}
-    if point.incremental_conversions is not None:
-        table["conversions"] = np.asarray(point.incremental_conversions)
-    if analysis.truth_cumulative is not None:
-        # the same read as Analysis.at_budget, so the stored value is the one it returns
-        table["truth"] = np.interp(grid, curve.k, analysis.truth_cumulative[strategy])
-    if curve.cum_cost is not None:
-        table["cost"] = np.asarray(curve.interpolate(curve.cum_cost, grid))
+    point = path.at_depth(grid)
+    table = {"depth": grid, "uplift": np.asarray(point.value), "se": np.asarray(point.se)}
+    if point.conversions is not None:
+        table["conversions"] = np.asarray(point.conversions)
+    if point.truth is not None:
+        table["truth"] = np.asarray(point.truth)
+    if not path.unit_cost:
+        table["cost"] = np.asarray(point.spend)
     return table
 
 
@@ -167,14 +169,14 @@ def _strategy_figures(results: dict[str, StrategyResult]) -> list[dict[str, str]
         figures.append(
             {
                 "name": name,
-                "label": html.escape(plots.STRATEGY_LABELS.get(name, name)),
+                "label": html.escape(STRATEGY_LABELS.get(name, name)),
                 "contacts": f"{result.contacts:,}",
-                "spend": plots.format_money(result.spend),
-                "revenue": plots.format_money(result.incremental_revenue),
-                "interval": f"{plots.format_money(result.ci_low)} to {plots.format_money(result.ci_high)}",
-                "roi": plots.format_roi(result.roi),
-                "net": plots.format_money(result.net),
-                "truth": plots.format_money(truth),
+                "spend": format_money(result.spend),
+                "revenue": format_money(result.incremental_revenue),
+                "interval": f"{format_money(result.ci_low)} to {format_money(result.ci_high)}",
+                "roi": format_roi(result.roi),
+                "net": format_money(result.net),
+                "truth": format_money(truth),
             }
         )
     return figures
@@ -185,34 +187,34 @@ def kpi_markup(analysis: Analysis, budget: float, cost_per_contact: float | None
     results = analysis.at_budget(budget, cost_per_contact)
     uplift = results["uplift"]
     probability = results.get("probability")
-    lift = lift_over_probability(results)
+    lift = analysis.view(budget, cost_per_contact).lift_over_probability
     cards = [
         (
             "Extra revenue, uplift targeting",
             "incremental_revenue",
-            plots.format_money(uplift.incremental_revenue),
-            f'95% interval <span data-kpi="interval">{plots.format_money(uplift.ci_low)} to '
-            f"{plots.format_money(uplift.ci_high)}</span>",
+            format_money(uplift.incremental_revenue),
+            f'95% interval <span data-kpi="interval">{format_money(uplift.ci_low)} to '
+            f"{format_money(uplift.ci_high)}</span>",
         ),
         (
             "Return on spend (ROI)",
             "roi",
-            plots.format_roi(uplift.roi),
-            "" if probability is None else f"probability targeting {plots.format_roi(probability.roi)}",
+            format_roi(uplift.roi),
+            "" if probability is None else f"probability targeting {format_roi(probability.roi)}",
         ),
         (
             "Customers contacted",
             "contacts",
             f"{uplift.contacts:,}",
-            f"{plots.format_share(uplift.share_targeted)} of the campaign",
+            f"{format_share(uplift.share_targeted)} of the campaign",
         ),
-        ("Spend", "spend", plots.format_money(uplift.spend), f"budget {plots.format_money(budget)}"),
-        ("Net (extra revenue - spend)", "net", plots.format_money(uplift.net), "after paying for the contacts"),
+        ("Spend", "spend", format_money(uplift.spend), f"budget {format_money(budget)}"),
+        ("Net (extra revenue - spend)", "net", format_money(uplift.net), "after paying for the contacts"),
         (
             "Lift over probability targeting",
             "lift",
-            plots.format_share(lift, signed=True),
-            "" if probability is None else f"it brings {plots.format_money(probability.incremental_revenue)}",
+            format_share(lift, signed=True),
+            "" if probability is None else f"it brings {format_money(probability.incremental_revenue)}",
         ),
     ]
     return _cards(cards)
@@ -329,7 +331,7 @@ def _manifest_markup(analysis: Analysis, cost_per_contact: float | None, exporte
     settings = analysis.settings.as_dict()
     economics = "per-user contact costs" if analysis.per_user_cost else f"${cost_per_contact:,.2f} per contact"
     metrics = ", ".join(
-        f"{plots.STRATEGY_LABELS.get(name, name)} {values['qini_coefficient']:.3f}"
+        f"{STRATEGY_LABELS.get(name, name)} {values['qini_coefficient']:.3f}"
         for name, values in analysis.metrics.items()
     )
     rows = [
@@ -368,7 +370,7 @@ def snapshot_layout(
     hv.Store.set_current_backend("bokeh")
     if not analysis.per_user_cost and cost_per_contact is None:
         raise DataError("cost_per_contact is required: this analysis has no per-user costs (e.g. 2.0).")
-    if "uplift" not in analysis.curves:
+    if "uplift" not in analysis.paths:
         raise DataError("the snapshot reports the uplift strategy, and this analysis has none.")
     cost = None if analysis.per_user_cost else float(cost_per_contact)
     budget = float(budget)
@@ -382,7 +384,7 @@ def snapshot_layout(
         return Div(text=text, name=name, disable_math=True, stylesheets=[style], sizing_mode="stretch_width")
 
     exported = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    cost_text = "per-user contact costs" if analysis.per_user_cost else f"{plots.format_money(cost)} per contact"
+    cost_text = "per-user contact costs" if analysis.per_user_cost else f"{format_money(cost)} per contact"
     header = div(
         f"<h1>{html.escape(title)}</h1><div class='subtitle'>{html.escape(analysis.source)} &middot; "
         f"{analysis.n_users:,} users &middot; campaign of {analysis.population:,} customers &middot; {cost_text}"
@@ -428,16 +430,16 @@ def snapshot_layout(
         for name in analysis.strategies
     ]
     state = ColumnDataSource(data=_state_data(results, budget), name="snapshot_state")
-    curve = next(iter(analysis.curves.values()))
+    path = next(iter(analysis.paths.values()))
     config = {
         "strategies": list(analysis.strategies),
-        "labels": [html.escape(plots.STRATEGY_LABELS.get(name, name)) for name in analysis.strategies],
-        "n": curve.n,
+        "labels": [html.escape(STRATEGY_LABELS.get(name, name)) for name in analysis.strategies],
+        "n": path.n,
         "population": analysis.population,
         "scale": analysis.scale,
         "per_user_cost": analysis.per_user_cost,
         "cost_per_contact": cost,
-        "total_cost": None if curve.cum_cost is None else float(curve.cum_cost[-1]),
+        "total_cost": None if path.unit_cost else path.total_spend,
         "has_truth": analysis.has_truth,
         "z95": Z95,
         "state_columns": list(_STATE_COLUMNS),

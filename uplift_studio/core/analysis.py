@@ -17,11 +17,14 @@ import polars as pl
 
 from uplift_studio import __version__
 from uplift_studio.core import budget as budget_math
+from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.cache import cache_key, cached, has_entry
+from uplift_studio.core.crossfit import Scores, cross_fit
+from uplift_studio.core.curve import build_curve, targeting_order
 from uplift_studio.core.data import COST, Experiment
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.evaluate import Curve, build_curve, decile_table, qini_auc_score, uplift_auc_score
-from uplift_studio.core.learners import ModelSettings, Scores, cross_fit
+from uplift_studio.core.metrics import decile_table, qini_auc_score, uplift_auc_score
+from uplift_studio.core.path import SpendPath, curve_path
 from uplift_studio.core.segments import (
     DensityGrid,
     SegmentThresholds,
@@ -30,8 +33,9 @@ from uplift_studio.core.segments import (
     density_grid,
     segment_table,
 )
+from uplift_studio.core.settings import ModelSettings
+from uplift_studio.core.view import BudgetView
 
-STRATEGIES = ("random", "probability", "uplift", "oracle")
 DEFAULT_BUDGET = 100_000.0
 DEFAULT_COST_PER_CONTACT = 2.0
 Progress = Callable[[int, int], None]
@@ -64,18 +68,6 @@ class AnalysisSettings:
         return {"model": self.model.as_dict(), "population": self.population}
 
 
-@dataclass(frozen=True)
-class StrategyResult:
-    """One strategy at one budget: observed figures projected to the campaign, and the truth if known."""
-
-    strategy: str
-    budget: budget_math.BudgetResult
-    true_incremental_revenue: float | None
-
-    def __getattr__(self, name: str):
-        return getattr(self.budget, name)
-
-
 @dataclass(frozen=True, eq=False)
 class Analysis:
     """Everything the app and the reports read; frozen numpy arrays and polars frames."""
@@ -88,8 +80,7 @@ class Analysis:
     population: int
     settings: AnalysisSettings
     scores: Scores
-    curves: dict[str, Curve]
-    truth_cumulative: dict[str, np.ndarray] | None  # per strategy, true incremental revenue at curve points
+    paths: dict[str, SpendPath]
     deciles: dict[str, pl.DataFrame]
     metrics: dict[str, dict[str, float]]
     segments: pl.DataFrame
@@ -103,11 +94,11 @@ class Analysis:
 
     @property
     def strategies(self) -> tuple[str, ...]:
-        return tuple(self.curves)
+        return tuple(self.paths)
 
     @property
     def has_truth(self) -> bool:
-        return self.truth_cumulative is not None
+        return next(iter(self.paths.values())).truth is not None
 
     @property
     def scale(self) -> float:
@@ -121,45 +112,57 @@ class Analysis:
         self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
     ) -> dict[str, StrategyResult]:
         """Every strategy at ``budget``: binary searches and array reads, no refit and no sort."""
-        results = {}
-        for name, curve in self.curves.items():
-            result = budget_math.at_budget(
-                curve, budget, cost_per_contact=self._cost(cost_per_contact), population=self.population
-            )
-            truth = None
-            if self.truth_cumulative is not None:
-                truth = curve.interpolate(self.truth_cumulative[name], result.depth) * self.scale
-            results[name] = StrategyResult(name, result, truth)
-        return results
+        cost = self._cost(cost_per_contact)
+        return {
+            name: budget_math.at_budget(path, budget, cost_per_contact=cost, population=self.population)
+            for name, path in self.paths.items()
+        }
+
+    def view(self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> BudgetView:
+        """Everything shown at ``budget``: each strategy's result, the comparisons and the sentence."""
+        return BudgetView(
+            budget=float(budget),
+            cost_per_contact=self._cost(cost_per_contact),
+            population=self.population,
+            results=self.at_budget(budget, cost_per_contact),
+        )
 
     def frontier(
         self, budgets: np.ndarray, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
     ) -> dict[str, pl.DataFrame]:
+        cost = self._cost(cost_per_contact)
         return {
-            name: budget_math.frontier(
-                curve, budgets, cost_per_contact=self._cost(cost_per_contact), population=self.population
-            )
-            for name, curve in self.curves.items()
+            name: budget_math.frontier(path, budgets, cost_per_contact=cost, population=self.population)
+            for name, path in self.paths.items()
         }
 
     def break_even_budget(
         self, strategy: str = "uplift", cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
     ) -> float:
         return budget_math.break_even_budget(
-            self.curves[strategy], cost_per_contact=self._cost(cost_per_contact), population=self.population
+            self.paths[strategy], cost_per_contact=self._cost(cost_per_contact), population=self.population
         )
 
     def max_budget(self, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> float:
         """The spend that contacts the whole campaign population."""
-        curve = next(iter(self.curves.values()))
+        path = next(iter(self.paths.values()))
+        return budget_math.max_budget(path, cost_per_contact=self._cost(cost_per_contact), population=self.population)
+
+    def scored_users(self, experiment: Experiment | None = None) -> pl.DataFrame:
+        """The evaluation users' out-of-sample scores, with their own contact cost when the data has one
+        (taken from ``experiment``, which must then be the one fitted): what
+        :func:`uplift_studio.core.contacts.contact_list` ranks."""
+        frame = self.scores.to_frame()
         if self.per_user_cost:
-            return float(curve.cum_cost[-1]) * self.scale
-        return float(self.population) * float(cost_per_contact)
+            if experiment is None or experiment.fingerprint != self.fingerprint:
+                raise DataError("the per-user costs of these results are not loaded; fit the models again.")
+            frame = frame.with_columns(experiment.frame.get_column(COST))
+        return frame.filter(pl.col("evaluation"))
 
 
-def _truth_at_points(curve: Curve, order: np.ndarray, true_value: np.ndarray) -> np.ndarray:
+def _truth_at_steps(k: np.ndarray, order: np.ndarray, true_value: np.ndarray) -> np.ndarray:
     cumulative = np.concatenate([[0.0], np.cumsum(true_value[order])])
-    return cumulative[curve.k]
+    return cumulative[k]
 
 
 def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progress | None) -> Analysis:
@@ -177,8 +180,7 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
     if experiment.truth is not None:
         true_value = experiment.truth["true_incremental_revenue"].to_numpy()[mask]
 
-    curves: dict[str, Curve] = {}
-    truth_cumulative: dict[str, np.ndarray] | None = {} if true_value is not None else None
+    paths: dict[str, SpendPath] = {}
     deciles, metrics = {}, {}
     for name, score in scores.strategies().items():
         score = score[mask]
@@ -186,9 +188,10 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
             # per-user costs rank by score per unit of cost; random must stay random, not "cheapest first"
             score = score * cost
         curve = build_curve(revenue, score, treatment, conversions=converted, cost=cost)
-        curves[name] = curve
-        if truth_cumulative is not None:
-            truth_cumulative[name] = _truth_at_points(curve, budget_math.contact_order(score, cost), true_value)
+        truth = None
+        if true_value is not None:
+            truth = _truth_at_steps(curve.k, targeting_order(score, cost), true_value)
+        paths[name] = curve_path(name, curve, truth)
         deciles[name] = decile_table(curve)
         metrics[name] = {
             "qini_coefficient": float(qini_auc_score(revenue, score, treatment)),
@@ -213,8 +216,7 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
         population=int(population),
         settings=settings,
         scores=scores,
-        curves=curves,
-        truth_cumulative=truth_cumulative,
+        paths=paths,
         deciles=deciles,
         metrics=metrics,
         segments=segments,

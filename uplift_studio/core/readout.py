@@ -14,8 +14,8 @@ from scipy import stats
 
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.stats import Z95
 
-Z95 = 1.959963984540054
 SRM_ALERT_P = 0.001
 
 

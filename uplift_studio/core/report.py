@@ -4,45 +4,15 @@ from __future__ import annotations
 
 import math
 
-from uplift_studio.core.analysis import Analysis, StrategyResult
-
-LABELS = {"random": "random", "probability": "conversion probability", "uplift": "uplift", "oracle": "oracle (truth)"}
-
-
-def format_money(value: float | None) -> str:
-    """``$684k``, ``$1.23M``, ``-$3,210``: the precision an analyst reads at a glance."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if value >= 1e6:
-        return f"{sign}${value / 1e6:,.2f}M"
-    if value >= 1e4:
-        return f"{sign}${value / 1e3:,.0f}k"
-    return f"{sign}${value:,.0f}"
-
-
-def lift_over_probability(results: dict[str, StrategyResult]) -> float | None:
-    """Relative gain of uplift targeting over conversion-probability targeting, in incremental revenue."""
-    if "uplift" not in results or "probability" not in results:
-        return None
-    base = results["probability"].incremental_revenue
-    if base <= 0:
-        return None
-    return results["uplift"].incremental_revenue / base - 1.0
-
-
-def share_of_oracle(results: dict[str, StrategyResult]) -> float | None:
-    """Uplift's true incremental revenue as a share of the oracle's (simulated data only)."""
-    if "oracle" not in results or results["oracle"].true_incremental_revenue in (None, 0):
-        return None
-    uplift = results["uplift"].true_incremental_revenue
-    return None if uplift is None else uplift / results["oracle"].true_incremental_revenue
+from uplift_studio.core.analysis import Analysis
+from uplift_studio.core.formats import format_money
+from uplift_studio.core.strategies import strategy_label
 
 
 def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
     """Design section 7's keys exactly (add, never rename)."""
-    results = analysis.at_budget(budget, cost_per_contact)
+    view = analysis.view(budget, cost_per_contact)
+    results = view.results
     any_result = next(iter(results.values()))
     payload = {
         "n_users": analysis.n_users,
@@ -80,45 +50,22 @@ def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | Non
     }
     if analysis.has_truth:
         payload["truth"] = {name: {"incremental_revenue": r.true_incremental_revenue} for name, r in results.items()}
-    payload["lift_over_probability"] = lift_over_probability(results)
-    payload["share_of_oracle"] = share_of_oracle(results)
+    payload["lift_over_probability"] = view.lift_over_probability
+    payload["share_of_oracle"] = view.share_of_oracle
     payload["break_even_budget"] = analysis.break_even_budget("uplift", cost_per_contact)
     payload["contacted_everyone"] = bool(any_result.contacted_everyone)
     return payload
 
 
 def executive_sentence(analysis: Analysis, budget: float, cost_per_contact: float | None) -> str:
-    """One plain-language sentence with the headline and its uncertainty."""
-    results = analysis.at_budget(budget, cost_per_contact)
-    uplift = results["uplift"]
-    if uplift.contacts == 0:
-        return (
-            f"A budget of {format_money(budget)} does not pay for a single contact: raise the budget to contact anyone."
-        )
-    text = (
-        f"Contacting the {uplift.contacts:,.0f} customers the uplift model ranks highest costs "
-        f"{format_money(uplift.spend)} and brings an estimated {format_money(uplift.incremental_revenue)} "
-        "of extra revenue "
-        f"(95% interval {format_money(uplift.ci_low)} to {format_money(uplift.ci_high)}), a return of {uplift.roi:.1f}x"
-    )
-    lift = lift_over_probability(results)
-    if lift is not None:
-        probability = results["probability"]
-        text += (
-            f", against {format_money(probability.incremental_revenue)} ({probability.roi:.1f}x) when targeting "
-            f"those most likely to buy ({lift:+.0%})"
-        )
-    text += "."
-    if uplift.contacted_everyone:
-        text += " The budget covers every customer, so every strategy contacts everyone."
-    if uplift.ci_low <= 0:
-        text += " The interval includes zero: the experiment cannot rule out that the campaign adds nothing."
-    return text
+    """One plain-language sentence with the headline and its uncertainty (:attr:`BudgetView.sentence`)."""
+    return analysis.view(budget, cost_per_contact).sentence
 
 
 def format_report(analysis: Analysis, budget: float, cost_per_contact: float | None) -> str:
     """The readable table of the report command."""
-    results = analysis.at_budget(budget, cost_per_contact)
+    view = analysis.view(budget, cost_per_contact)
+    results = view.results
     any_result = next(iter(results.values()))
     cost_text = "per-user costs" if analysis.per_user_cost else f"${cost_per_contact:,.2f} per contact"
     lines = [
@@ -132,7 +79,7 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
     for name, r in results.items():
         interval = f"[{format_money(r.ci_low)}, {format_money(r.ci_high)}]"
         row = (
-            f"{LABELS.get(name, name):<24}{r.contacts:>10,.0f}{format_money(r.spend):>11}"
+            f"{strategy_label(name):<24}{r.contacts:>10,.0f}{format_money(r.spend):>11}"
             f"{format_money(r.incremental_revenue):>15}"
             f"{interval:>26}{r.roi:>6.2f}x{format_money(r.net):>12}"
         )
@@ -140,10 +87,10 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
             row += f"{format_money(r.true_incremental_revenue):>12}"
         lines.append(row)
     lines.append("")
-    lift = lift_over_probability(results)
+    lift = view.lift_over_probability
     if lift is not None:
         lines.append(f"Uplift over probability targeting: {lift:+.1%} incremental revenue.")
-    oracle_share = share_of_oracle(results)
+    oracle_share = view.share_of_oracle
     if oracle_share is not None:
         lines.append(f"Uplift strategy's share of the oracle (true value): {oracle_share:.1%}.")
     qini = ", ".join(
@@ -158,6 +105,6 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
     )
     if any_result.contacted_everyone:
         lines.append("The budget exceeds the cost of contacting everyone: every strategy contacts all users.")
-    lines += ["", executive_sentence(analysis, budget, cost_per_contact)]
+    lines += ["", view.sentence]
     lines += [f"Note: {note}" for note in analysis.notes]
     return "\n".join(lines)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from uplift_studio.core.stats import Z95
+
 SEGMENTS = ("persuadable", "sure thing", "lost cause", "sleeping dog")
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)

@@ -67,16 +67,14 @@ import numpy as np
 import polars as pl
 
 from uplift_studio.core.data import CONVERTED, ID, REVENUE, TREATMENT, Experiment
+from uplift_studio.core.segments import SEGMENTS, SegmentThresholds, classify
 
 DEFAULT_USERS = 150_000
 DEFAULT_TREATED_SHARE = 0.5
 DEFAULT_SEED = 7
 
 EFFECT_INTERCEPT = 0.4437
-SEGMENT_UPLIFT_THRESHOLD = 0.005
-SURE_THING_P_CONTROL = 0.08
-
-SEGMENTS = ("persuadable", "sure thing", "lost cause", "sleeping dog")
+TRUE_SEGMENTS = SegmentThresholds(delta=0.005, sure_thing_p_control=0.08)
 
 CHANNELS = ("web", "app", "store", "phone")
 CHANNEL_SHARES = (0.45, 0.25, 0.20, 0.10)
@@ -187,15 +185,7 @@ def simulate_campaign(
     converted = np.where(treatment == 1, converted_if_treated, converted_if_control).astype(np.int8)
 
     true_uplift = p_treated - p_control
-    segment_code = np.where(
-        true_uplift < -SEGMENT_UPLIFT_THRESHOLD,
-        3,
-        np.where(
-            true_uplift > SEGMENT_UPLIFT_THRESHOLD,
-            0,
-            np.where(p_control >= SURE_THING_P_CONTROL, 1, 2),
-        ),
-    )
+    segment_code = classify(p_control, p_treated, TRUE_SEGMENTS)
 
     user_id = np.arange(1, n + 1, dtype=np.int64)
     frame = pl.DataFrame(

@@ -1,7 +1,17 @@
-"""The T-learner estimator itself: two XGBoost classifiers, one per arm, and a value model.
+r"""The T-learner estimator: two XGBoost classifiers, one per arm, and a value model.
 
-Kept apart from :mod:`uplift_studio.core.learners` (settings, scores, cross-fitting) because importing
-scikit-learn and XGBoost costs about a second: a dashboard that reads a cached analysis never needs them.
+The T-learner (Künzel, Sekhon, Bickel and Yu, "Metalearners for estimating heterogeneous treatment
+effects using machine learning", PNAS 2019) fits one conversion model per arm::
+
+    p_treated(x) = P(buy | contacted, x)        p_control(x) = P(buy | not contacted, x)
+    uplift(x)    = p_treated(x) - p_control(x)
+
+and the expected incremental revenue of contacting a user is the uplift times the expected order value
+of a converter, ``v(x) = E[revenue | converted, x]`` (``value_model="order_value"``), or the difference
+of two revenue models (``value_model="revenue"``). See :class:`TLearner` for the measured comparison.
+
+Kept apart from cross-fitting (:mod:`uplift_studio.core.crossfit`) because importing scikit-learn and
+XGBoost costs about a second: a dashboard that reads a cached analysis never needs them.
 """
 
 from __future__ import annotations
@@ -18,108 +28,16 @@ from xgboost import XGBClassifier, XGBRegressor
 
 from uplift_studio.core.data import ID
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.learners import VALUE_MODELS, ModelSettings
-
-# --- features -------------------------------------------------------------------------------------------
-
-
-def _is_categorical(dtype: pl.DataType) -> bool:
-    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+from uplift_studio.core.features import as_frame, binary_labels, category_levels, checked_revenue, encode
+from uplift_studio.core.settings import VALUE_MODELS, default_xgboost_params
 
 
-def _is_numeric(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null
-
-
-def _as_frame(X: pl.DataFrame | np.ndarray) -> pl.DataFrame:
-    if isinstance(X, pl.DataFrame):
-        return X
-    if isinstance(X, pl.LazyFrame):
-        return X.collect()
-    array = np.asarray(X)
-    if array.ndim != 2:
-        raise DataError(f"features must be a 2-D table, got an array of shape {array.shape}")
-    return pl.DataFrame(array, schema=[f"x{i}" for i in range(array.shape[1])], orient="row")
-
-
-def _category_levels(frame: pl.DataFrame) -> dict[str, tuple[str, ...]]:
-    """Levels of each categorical column: an Enum's declared categories, else the sorted observed values.
-
-    Sorting makes the codes independent of row order, so the same data always gives the same model.
-    """
-    levels = {}
-    for name, dtype in frame.schema.items():
-        if isinstance(dtype, pl.Enum):
-            levels[name] = tuple(dtype.categories.to_list())
-        elif _is_categorical(dtype):
-            levels[name] = tuple(frame[name].cast(pl.String).drop_nulls().unique().sort().to_list())
-        elif not _is_numeric(dtype):
-            raise DataError(
-                f"feature column {name!r} has type {dtype}, which the models cannot use; "
-                "convert it to a number or a category (string), or leave it out of the features"
-            )
-    return levels
-
-
-def _encode(frame: pl.DataFrame, names: Sequence[str], categories: dict[str, tuple[str, ...]]) -> np.ndarray:
-    """The float32 matrix XGBoost trains on: numbers as they are, categories as level codes, NaN = missing.
-
-    A level outside the fitted ones becomes missing and takes the default branch each tree learned for
-    missing values.
-    """
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        listed = ", ".join(repr(name) for name in missing)
-        raise DataError(
-            f"the data lacks feature column(s) {listed} that the model was trained on; "
-            "add them (null values are allowed) or refit the model without them"
-        )
-    columns = []
-    for name in names:
-        dtype = frame.schema[name]
-        if name in categories:
-            column = pl.col(name) if _is_categorical(dtype) else pl.col(name).cast(pl.String)
-            # The Enum's physical value is the level's position; a non-strict cast turns other values null.
-            columns.append(column.cast(pl.Enum(list(categories[name])), strict=False).to_physical().cast(pl.Float32))
-        elif _is_numeric(dtype):
-            columns.append(pl.col(name).cast(pl.Float32))
-        else:
-            raise DataError(
-                f"feature column {name!r} has type {dtype} but the model was trained on numbers; "
-                "supply it as numbers (null for unknown)"
-            )
-    # C order: XGBoost reads rows; a Fortran-ordered matrix would be copied inside every fit.
-    matrix = frame.select(columns).to_numpy(order="c")
-    infinite = np.isinf(matrix).any(axis=0)
-    if infinite.any():
-        bad = ", ".join(repr(name) for name, flag in zip(names, infinite, strict=True) if flag)
-        raise DataError(f"feature column(s) {bad} hold infinite values; replace them with null or a number")
-    return matrix
-
-
-def _binary(values: Any, name: str, n: int) -> np.ndarray:
-    array = np.asarray(values)
-    if array.shape != (n,):
-        raise DataError(f"{name} must have one value per user ({n}), got shape {array.shape}")
-    if array.dtype.kind == "f" and np.isnan(array).any():
-        raise DataError(f"{name} has missing values; it must be 0 or 1 for every user")
-    if not np.isin(array, (0, 1)).all():
-        raise DataError(f"{name} must be 0 or 1, found {sorted(set(np.unique(array).tolist()) - {0, 1})[:5]}")
-    return array.astype(np.int8)
-
-
-def _revenue(values: Any, converted: np.ndarray) -> np.ndarray:
-    if values is None:
-        return converted.astype(np.float64)
-    spend = np.asarray(values, dtype=np.float64)
-    if spend.shape != converted.shape:
-        raise DataError(f"revenue must have one value per user ({converted.shape[0]}), got shape {spend.shape}")
-    if not np.isfinite(spend).all() or (spend < 0).any():
-        raise DataError("revenue must be a finite number >= 0 for every user")
-    return spend
-
-
-# --- the learner ----------------------------------------------------------------------------------------
+def boosters(params: dict[str, Any]) -> tuple[XGBClassifier, XGBRegressor]:
+    """Unfitted conversion classifier and value regressor sharing the tree ``params``."""
+    return (
+        XGBClassifier(objective="binary:logistic", **params),
+        XGBRegressor(objective="reg:squarederror", **params),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,8 +70,8 @@ class TLearner(BaseEstimator):
     model, for the order value column).
 
     ``classifier`` and ``regressor`` are unfitted XGBoost estimators, cloned in ``fit`` (``None`` means
-    ``ModelSettings()``'s). ``random_state`` seeds every model: an int gives identical scores bit for bit
-    (also across thread counts: 1 and 2 threads agree, a test checks).
+    the small-tree defaults of ``ModelSettings``). ``random_state`` seeds every model: an int gives identical
+    scores bit for bit (also across thread counts: 1 and 2 threads agree, a test checks).
     """
 
     def __init__(
@@ -181,16 +99,16 @@ class TLearner(BaseEstimator):
         Categorical levels are those of ``X`` (an Enum column's declared categories, else the values seen);
         without ``revenue`` each conversion counts as 1, so the score is the uplift in conversions.
         """
-        frame = _as_frame(X)
-        categories = _category_levels(frame)
-        matrix = _encode(frame, frame.columns, categories)
+        frame = as_frame(X)
+        categories = category_levels(frame)
+        matrix = encode(frame, frame.columns, categories)
         n = frame.height
-        converted = _binary(y, "converted", n)
-        arm = _binary(treatment, "treatment", n)
-        spend = _revenue(revenue, converted)
-        return self._fit_encoded(matrix, np.arange(n), frame.columns, categories, converted, arm, spend)
+        converted = binary_labels(y, "converted", n)
+        arm = binary_labels(treatment, "treatment", n)
+        revenue = checked_revenue(revenue, converted)
+        return self.fit_matrix(matrix, np.arange(n), frame.columns, categories, converted, arm, revenue)
 
-    def _fit_encoded(
+    def fit_matrix(
         self,
         matrix: np.ndarray,
         rows: np.ndarray,
@@ -198,8 +116,9 @@ class TLearner(BaseEstimator):
         categories: dict[str, tuple[str, ...]],
         converted: np.ndarray,
         arm: np.ndarray,
-        spend: np.ndarray,
+        revenue: np.ndarray,
     ) -> TLearner:
+        """Fit on ``rows`` of an already encoded matrix (:func:`uplift_studio.core.features.encode`)."""
         # Cross-fitting encodes and validates the whole experiment once, then fits each fold on ``rows`` of
         # it: each arm's rows are gathered out of the full matrix once, with no intermediate fold copy.
         if self.value_model not in VALUE_MODELS:
@@ -214,9 +133,9 @@ class TLearner(BaseEstimator):
                     f"{group.shape[0]} users; a T-learner needs both buyers and non-buyers in each arm"
                 )
 
-        settings = ModelSettings()
-        classifier = self.classifier if self.classifier is not None else settings.classifier()
-        regressor = self.regressor if self.regressor is not None else settings.regressor()
+        default_classifier, default_regressor = boosters(default_xgboost_params())
+        classifier = self.classifier if self.classifier is not None else default_classifier
+        regressor = self.regressor if self.regressor is not None else default_regressor
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=5)
 
@@ -239,7 +158,7 @@ class TLearner(BaseEstimator):
 
         buyers = rows[converted[rows] == 1]
         buyer_features = np.take(matrix, buyers, axis=0)
-        log_value = np.log1p(spend[buyers])
+        log_value = np.log1p(revenue[buyers])
         self.order_value_model_ = fitted(regressor, seeds[2], buyer_features, log_value)
         residuals = log_value - self.order_value_model_.predict(buyer_features).astype(np.float64)
         # Duan (1983), the smearing estimate: E[exp(log1p value)] = exp(prediction) * mean(exp(residual)),
@@ -247,20 +166,21 @@ class TLearner(BaseEstimator):
         self.smearing_ = float(np.mean(np.exp(residuals)))
 
         if self.value_model == "revenue":
-            self.treated_regressor_ = fitted(regressor, seeds[3], treated_features, spend[treated])
-            self.control_regressor_ = fitted(regressor, seeds[4], control_features, spend[control])
+            self.treated_regressor_ = fitted(regressor, seeds[3], treated_features, revenue[treated])
+            self.control_regressor_ = fitted(regressor, seeds[4], control_features, revenue[control])
         return self
 
     def _matrix(self, X: pl.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, "treated_classifier_")
-        frame = _as_frame(X)
-        return _encode(frame, list(self.feature_names_in_), self.categories_)
+        frame = as_frame(X)
+        return encode(frame, list(self.feature_names_in_), self.categories_)
 
     def predict_components(self, X: pl.DataFrame | np.ndarray) -> Prediction:
         """Both arms' conversion probabilities, the uplift, the order value and the incremental revenue."""
-        return self._predict_encoded(self._matrix(X))
+        return self.predict_matrix(self._matrix(X))
 
-    def _predict_encoded(self, matrix: np.ndarray) -> Prediction:
+    def predict_matrix(self, matrix: np.ndarray) -> Prediction:
+        """Predictions for rows of an encoded matrix."""
         p_treated = self.treated_classifier_.predict_proba(matrix)[:, 1].astype(np.float64)
         p_control = self.control_classifier_.predict_proba(matrix)[:, 1].astype(np.float64)
         uplift = p_treated - p_control

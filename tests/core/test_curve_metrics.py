@@ -9,8 +9,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from uplift_studio.core import evaluate as ev
+from uplift_studio.core import curve as cv
+from uplift_studio.core import metrics, policy
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.path import curve_path
+from uplift_studio.core.stats import Z95
 
 # ---------------------------------------------------------------------------------------------------------
 # A hand-checked experiment of 5 users in two tie groups, whose first group has no control user:
@@ -36,8 +39,8 @@ TWO_GROUPS = {
 SE_AT_5 = 5 * math.sqrt(37) / 6
 
 
-def curve_of(case: dict[str, np.ndarray], **kwargs: object) -> ev.Curve:
-    return ev.build_curve(case["outcome"], case["score"], case["treatment"], **kwargs)
+def curve_of(case: dict[str, np.ndarray], **kwargs: object) -> cv.Curve:
+    return cv.build_curve(case["outcome"], case["score"], case["treatment"], **kwargs)
 
 
 def random_experiment(n: int, seed: int, *, ties: bool = False, effect: float = 1.0) -> dict[str, np.ndarray]:
@@ -118,16 +121,16 @@ def test_two_tie_groups_with_a_prefix_without_control() -> None:
 def test_reads_between_boundaries_are_linear() -> None:
     curve = curve_of(TWO_GROUPS)
     # depth 3.5 is half way from k = 2 (U = 0, SE = 0) to k = 5 (U = 25/6, SE = 5 sqrt(37)/6)
-    point = curve.at(3.5)
-    assert point.depth == 3.5
-    assert point.uplift == pytest.approx(25 / 12)
+    point = curve_path("s", curve).at_depth(3.5)
+    assert point.contacts == 3.5
+    assert point.value == pytest.approx(25 / 12)
     assert point.se == pytest.approx(SE_AT_5 / 2)
-    assert point.ci_low == pytest.approx(25 / 12 - ev.Z95 * SE_AT_5 / 2)
-    assert point.ci_high == pytest.approx(25 / 12 + ev.Z95 * SE_AT_5 / 2)
-    assert point.incremental_conversions is None
+    assert point.ci_low == pytest.approx(25 / 12 - Z95 * SE_AT_5 / 2)
+    assert point.ci_high == pytest.approx(25 / 12 + Z95 * SE_AT_5 / 2)
+    assert point.conversions is None
     # inside the control-less first group U stays 0; arrays in, arrays out
-    points = curve.at(np.array([0.0, 1.0, 2.0, 5.0]))
-    np.testing.assert_allclose(points.uplift, [0, 0, 0, 25 / 6])
+    points = curve_path("s", curve).at_depth(np.array([0.0, 1.0, 2.0, 5.0]))
+    np.testing.assert_allclose(points.value, [0, 0, 0, 25 / 6])
     np.testing.assert_allclose(points.se, [0, 0, 0, SE_AT_5])
 
 
@@ -137,7 +140,7 @@ def test_all_scores_tied_give_the_straight_line_to_the_total_effect() -> None:
     np.testing.assert_array_equal(curve.k, [0, 5])
     np.testing.assert_allclose(curve.uplift_points(), [0, 25 / 6])
     depths = np.array([0.0, 1.0, 2.5, 4.0, 5.0])
-    np.testing.assert_allclose(curve.at(depths).uplift, 25 / 6 * depths / 5)
+    np.testing.assert_allclose(curve_path("s", curve).at_depth(depths).value, 25 / 6 * depths / 5)
 
 
 def test_conversions_give_incremental_conversions() -> None:
@@ -147,7 +150,7 @@ def test_conversions_give_incremental_conversions() -> None:
     np.testing.assert_array_equal(curve.conv_t, [0, 2, 2])
     np.testing.assert_array_equal(curve.conv_c, [0, 0, 1])
     np.testing.assert_allclose(curve.conversion_points(), [0, 0, 5 / 6])
-    assert curve.at(3.5).incremental_conversions == pytest.approx(5 / 12)
+    assert curve_path("s", curve).at_depth(3.5).conversions == pytest.approx(5 / 12)
 
 
 def test_per_user_costs_rank_by_score_per_unit_of_cost() -> None:
@@ -159,7 +162,7 @@ def test_per_user_costs_rank_by_score_per_unit_of_cost() -> None:
     # order: row 1 | rows 0, 3 | row 2  ->  k = [0, 1, 3, 4], cum_cost = [0, 1, 4, 5]
     # N_T = [0, 1, 2, 2], N_C = [0, 0, 1, 2], R_T = [0, 2, 6, 6], R_C = [0, 0, 1, 1]
     # U = [0, 0, (6/2 - 1) * 3 = 6, (3 - 1/2) * 4 = 10]
-    curve = ev.build_curve(
+    curve = cv.build_curve(
         np.array([4.0, 2.0, 0.0, 1.0]),
         np.array([4.0, 3.0, 1.0, 2.0]),
         np.array([1, 1, 0, 0]),
@@ -169,13 +172,16 @@ def test_per_user_costs_rank_by_score_per_unit_of_cost() -> None:
     np.testing.assert_array_equal(curve.cum_cost, [0, 1, 4, 5])
     np.testing.assert_allclose(curve.uplift_points(), [0, 0, 6, 10])
     # a spend of 2.5 is half way through the tie group that costs 1 -> 4: depth 1 + 2 * 0.5 = 2
-    assert curve.at_cost(2.5) == pytest.approx(2.0)
-    np.testing.assert_allclose(curve.at_cost(np.array([0.0, 1.0, 5.0, 50.0])), [0, 1, 4, 4])
+    path = curve_path("s", curve)
+    assert path.at_spend(2.5).contacts == pytest.approx(2.0)
+    np.testing.assert_allclose(path.at_spend(np.array([0.0, 1.0, 5.0, 50.0])).contacts, [0, 1, 4, 4])
 
 
-def test_at_cost_needs_per_user_costs() -> None:
-    with pytest.raises(DataError, match="uniform costs"):
-        curve_of(TWO_GROUPS).at_cost(1.0)
+def test_a_path_of_uniform_costs_spends_one_unit_per_contact() -> None:
+    path = curve_path("s", curve_of(TWO_GROUPS))
+    assert path.unit_cost
+    np.testing.assert_array_equal(path.spend, path.contacts)
+    assert path.at_spend(3.5).value == pytest.approx(path.at_depth(3.5).value)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -187,7 +193,7 @@ def test_at_cost_needs_per_user_costs() -> None:
 def test_build_matches_the_obvious_implementation(ties: bool, with_extras: bool) -> None:
     data = random_experiment(3_000, seed=11, ties=ties)
     extras = {"conversions": data["conversions"], "cost": data["cost"]} if with_extras else {}
-    curve = ev.build_curve(data["outcome"], data["score"], data["treatment"], **extras)
+    curve = cv.build_curve(data["outcome"], data["score"], data["treatment"], **extras)
     expected = reference_curve(data["outcome"], data["score"], data["treatment"], **extras)
     assert (curve.k.size < 3_001) == ties  # both code paths: every score distinct, or tie groups
     for field, values in expected.items():
@@ -198,7 +204,7 @@ def test_build_matches_the_obvious_implementation(ties: bool, with_extras: bool)
 def test_curve_starts_at_zero_and_ends_at_the_total_observed_effect() -> None:
     for seed in range(5):
         data = random_experiment(2_000, seed=seed, ties=seed % 2 == 0)
-        curve = ev.build_curve(data["outcome"], data["score"], data["treatment"])
+        curve = cv.build_curve(data["outcome"], data["score"], data["treatment"])
         treated = data["treatment"] == 1
         mean_t, mean_c = data["outcome"][treated].mean(), data["outcome"][~treated].mean()
         uplift = curve.uplift_points()
@@ -216,11 +222,11 @@ def test_permuting_users_within_tie_groups_changes_nothing() -> None:
     score = rng.integers(0, 30, n).astype(float)  # 30 tie groups
     treatment = rng.integers(0, 2, n)
     outcome = rng.integers(0, 50, n).astype(float)  # whole numbers: every sum is exact
-    curve = ev.build_curve(outcome, score, treatment)
+    curve = cv.build_curve(outcome, score, treatment)
     for _ in range(3):
         # any row permutation reorders the users inside each tie group (and nothing else)
         rows = rng.permutation(n)
-        shuffled = ev.build_curve(outcome[rows], score[rows], treatment[rows])
+        shuffled = cv.build_curve(outcome[rows], score[rows], treatment[rows])
         for field in ("k", "n_t", "n_c", "sum_t", "sum_c", "sumsq_t", "sumsq_c"):
             np.testing.assert_array_equal(getattr(shuffled, field), getattr(curve, field), err_msg=field)
 
@@ -233,29 +239,22 @@ def test_curve_arrays_are_read_only() -> None:
 
 def test_at_has_no_sort_and_accepts_scalars_and_arrays() -> None:
     data = random_experiment(5_000, seed=3)
-    curve = ev.build_curve(data["outcome"], data["score"], data["treatment"])
+    curve = cv.build_curve(data["outcome"], data["score"], data["treatment"])
     depths = np.array([0.0, 0.5, 1.0, 1234.25, 4999.5, 5000.0])
-    points = curve.at(depths)
+    points = curve_path("s", curve).at_depth(depths)
     uplift, se = curve.uplift_points(), curve.se_points()
     # with distinct scores k = 0..n, so a read is the linear interpolation of the boundary values
-    np.testing.assert_allclose(points.uplift, np.interp(depths, curve.k, uplift))
+    np.testing.assert_allclose(points.value, np.interp(depths, curve.k, uplift))
     np.testing.assert_allclose(points.se, np.interp(depths, curve.k, se))
-    assert isinstance(curve.at(10).uplift, float)
-
-
-def test_interpolate_reads_any_boundary_aligned_array() -> None:
-    curve = curve_of(TWO_GROUPS)
-    values = np.array([0.0, 10.0, 40.0])
-    assert curve.interpolate(values, 1.0) == pytest.approx(5.0)
-    np.testing.assert_allclose(curve.interpolate(values, np.array([0.0, 3.5, 5.0])), [0, 25, 40])
+    assert isinstance(curve_path("s", curve).at_depth(10).value, float)
 
 
 def test_at_rejects_depths_outside_the_evaluation_users() -> None:
     curve = curve_of(TWO_GROUPS)
     with pytest.raises(DataError, match="depth must be a number of users between 0 and n = 5"):
-        curve.at(5.5)
+        curve_path("s", curve).at_depth(5.5)
     with pytest.raises(DataError, match="depth must be"):
-        curve.at(np.array([1.0, np.nan]))
+        curve_path("s", curve).at_depth(np.array([1.0, np.nan]))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -294,7 +293,7 @@ def test_bad_costs_and_conversions_are_data_errors() -> None:
     with pytest.raises(DataError, match=r"conversions must be 0/1"):
         curve_of(TWO_GROUPS, conversions=np.array([0, 1, 2, 0, 0]))
     with pytest.raises(DataError, match=r"no users to evaluate"):
-        ev.build_curve([], [], [])
+        cv.build_curve([], [], [])
 
 
 def test_bool_and_int8_treatment_give_the_same_curve() -> None:
@@ -312,10 +311,10 @@ def test_analytic_se_agrees_with_the_stratified_bootstrap() -> None:
     data = random_experiment(2_000, seed=21)
     depths = np.array([200.0, 500.0, 1_000.0, 2_000.0])
     n_boot = 1_000
-    boot = ev.bootstrap_uplift(data["outcome"], data["score"], data["treatment"], depths, n_boot=n_boot, seed=4)
-    curve = ev.build_curve(data["outcome"], data["score"], data["treatment"])
-    analytic = curve.at(depths)
-    np.testing.assert_allclose(boot.uplift, analytic.uplift)
+    boot = metrics.bootstrap_uplift(data["outcome"], data["score"], data["treatment"], depths, n_boot=n_boot, seed=4)
+    curve = cv.build_curve(data["outcome"], data["score"], data["treatment"])
+    analytic = curve_path("s", curve).at_depth(depths)
+    np.testing.assert_allclose(boot.uplift, analytic.value)
     # A bootstrap SD from B near-normal replicates has relative SE 1/sqrt(2B) = 2.2% at B = 1000; allow
     # 4.5 of those (10%) for each depth.
     tolerance = 4.5 / math.sqrt(2 * n_boot)
@@ -325,8 +324,8 @@ def test_analytic_se_agrees_with_the_stratified_bootstrap() -> None:
 
 def test_bootstrap_is_seeded() -> None:
     data = random_experiment(300, seed=2)
-    first = ev.bootstrap_uplift(data["outcome"], data["score"], data["treatment"], [150.0], n_boot=20, seed=9)
-    again = ev.bootstrap_uplift(data["outcome"], data["score"], data["treatment"], [150.0], n_boot=20, seed=9)
+    first = metrics.bootstrap_uplift(data["outcome"], data["score"], data["treatment"], [150.0], n_boot=20, seed=9)
+    again = metrics.bootstrap_uplift(data["outcome"], data["score"], data["treatment"], [150.0], n_boot=20, seed=9)
     np.testing.assert_array_equal(first.replicates, again.replicates)
 
 
@@ -360,11 +359,11 @@ SIX = {
 
 def test_coefficients_on_a_hand_checked_case() -> None:
     args = (SIX["outcome"], SIX["score"], SIX["treatment"])
-    assert ev.qini_area(*args) == pytest.approx(1.0)
-    assert ev.uplift_area(*args) == pytest.approx(7 / 3)
-    assert ev.qini_auc_score(*args) == pytest.approx(2 / 13)
-    assert ev.qini_auc_score(*args, negative_effect=False) == pytest.approx(2 / 5)
-    assert ev.uplift_auc_score(*args) == pytest.approx(7 / 25)
+    assert metrics.qini_area(*args) == pytest.approx(1.0)
+    assert metrics.uplift_area(*args) == pytest.approx(7 / 3)
+    assert metrics.qini_auc_score(*args) == pytest.approx(2 / 13)
+    assert metrics.qini_auc_score(*args, negative_effect=False) == pytest.approx(2 / 5)
+    assert metrics.uplift_auc_score(*args) == pytest.approx(7 / 25)
 
 
 def test_perfect_ranking_scores_one() -> None:
@@ -375,9 +374,9 @@ def test_perfect_ranking_scores_one() -> None:
     revenue = converted * rng.gamma(4.0, 25.0, n)
     for outcome in (converted, revenue):
         perfect_qini = outcome * (2 * treatment - 1)
-        assert ev.qini_auc_score(outcome, perfect_qini, treatment) == pytest.approx(1.0)
-        perfect_uplift = ev._perfect_uplift_score(outcome.astype(float), treatment)
-        assert ev.uplift_auc_score(outcome, perfect_uplift, treatment) == pytest.approx(1.0)
+        assert metrics.qini_auc_score(outcome, perfect_qini, treatment) == pytest.approx(1.0)
+        perfect_uplift = metrics._perfect_uplift_score(outcome.astype(float), treatment)
+        assert metrics.uplift_auc_score(outcome, perfect_uplift, treatment) == pytest.approx(1.0)
 
 
 def test_random_ranking_averages_about_zero() -> None:
@@ -385,17 +384,17 @@ def test_random_ranking_averages_about_zero() -> None:
     for seed in range(200):
         data = random_experiment(400, seed=seed)
         random_score = np.random.default_rng(10_000 + seed).random(400)
-        qini.append(ev.qini_auc_score(data["outcome"], random_score, data["treatment"]))
-        uplift.append(ev.uplift_auc_score(data["outcome"], random_score, data["treatment"]))
+        qini.append(metrics.qini_auc_score(data["outcome"], random_score, data["treatment"]))
+        uplift.append(metrics.uplift_auc_score(data["outcome"], random_score, data["treatment"]))
     for values in (np.array(qini), np.array(uplift)):
         standard_error = values.std(ddof=1) / math.sqrt(values.size)
         assert abs(values.mean()) < 3 * standard_error
 
 
 def test_coefficient_of_a_constant_outcome_is_undefined() -> None:
-    assert math.isnan(ev.qini_auc_score(np.zeros(4), np.arange(4.0), np.array([1, 0, 1, 0])))
+    assert math.isnan(metrics.qini_auc_score(np.zeros(4), np.arange(4.0), np.array([1, 0, 1, 0])))
     with pytest.raises(DataError, match="needs a 0/1 outcome"):
-        ev.qini_auc_score(np.array([2.5, 0, 1, 0]), np.arange(4.0), np.array([1, 0, 1, 0]), negative_effect=False)
+        metrics.qini_auc_score(np.array([2.5, 0, 1, 0]), np.arange(4.0), np.array([1, 0, 1, 0]), negative_effect=False)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -405,7 +404,7 @@ def test_coefficient_of_a_constant_outcome_is_undefined() -> None:
 def test_decile_table_splits_tie_groups_in_proportion() -> None:
     # five bins of one user over TWO_GROUPS: bins 1-2 are the first group (treated only), bins 3-5 take a
     # third of the second group each: 1/3 treated (outcome 0) and 2/3 control (outcome 1 in total)
-    table = ev.decile_table(curve_of(TWO_GROUPS), n_bins=5)
+    table = metrics.decile_table(curve_of(TWO_GROUPS), n_bins=5)
     assert table["bin"].to_list() == [1, 2, 3, 4, 5]
     np.testing.assert_allclose(table["users"], 1.0)
     np.testing.assert_allclose(table["n_treated"], [1, 1, 1 / 3, 1 / 3, 1 / 3])
@@ -419,8 +418,8 @@ def test_decile_table_splits_tie_groups_in_proportion() -> None:
 
 def test_decile_table_values() -> None:
     data = random_experiment(10_000, seed=13)
-    curve = ev.build_curve(data["outcome"], data["score"], data["treatment"])
-    table = ev.decile_table(curve)
+    curve = cv.build_curve(data["outcome"], data["score"], data["treatment"])
+    table = metrics.decile_table(curve)
     assert table.height == 10
     assert table["users"].sum() == pytest.approx(10_000)
     assert table["n_treated"].sum() == pytest.approx(int(data["treatment"].sum()))
@@ -431,7 +430,7 @@ def test_decile_table_values() -> None:
     assert row["uplift"] == pytest.approx(y[t].mean() - y[~t].mean())
     se = math.sqrt(y[t].var(ddof=1) / t.sum() + y[~t].var(ddof=1) / (~t).sum())
     assert row["uplift_se"] == pytest.approx(se)
-    assert row["uplift_ci_low"] == pytest.approx(row["uplift"] - ev.Z95 * se)
+    assert row["uplift_ci_low"] == pytest.approx(row["uplift"] - Z95 * se)
     assert row["incremental_outcome"] == pytest.approx(row["uplift"] * 1_000)
     assert table["cumulative_capture"][-1] == pytest.approx(1.0)
     assert table.select(pl.col("cumulative_incremental_outcome").diff().drop_nulls()).to_series().to_list() == (
@@ -441,7 +440,7 @@ def test_decile_table_values() -> None:
 
 def test_decile_table_rejects_bad_bins() -> None:
     with pytest.raises(DataError, match="n_bins must be a whole number between 1 and n = 5"):
-        ev.decile_table(curve_of(TWO_GROUPS), n_bins=6)
+        metrics.decile_table(curve_of(TWO_GROUPS), n_bins=6)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -451,12 +450,12 @@ def test_decile_table_rejects_bad_bins() -> None:
 def test_ipw_value_of_the_top_k_agrees_with_the_uplift_curve() -> None:
     data = random_experiment(20_000, seed=17, effect=2.0)
     y, t = data["outcome"], data["treatment"]
-    curve = ev.build_curve(y, data["score"], t)
+    curve = cv.build_curve(y, data["score"], t)
     depth = 5_000
     contact = np.zeros(y.size, dtype=bool)
     contact[np.argsort(-data["score"], kind="stable")[:depth]] = True
-    value = ev.policy_value_ipw(y, t, contact)
-    uplift = curve.at(depth).uplift
+    value = policy.policy_value_ipw(y, t, contact)
+    uplift = curve_path("s", curve).at_depth(depth).value
     assert value.contacts == depth and value.method == "ipw"
 
     # With e the treated share, IPW - U(k) = (N_T - k e) (mean_T / e + mean_C / (1 - e)) exactly (the two
@@ -470,21 +469,21 @@ def test_ipw_value_of_the_top_k_agrees_with_the_uplift_curve() -> None:
     tolerance = 4 * math.sqrt(depth * e * (1 - e)) * (mean_t / e + mean_c / (1 - e))
     assert abs(value.estimate - uplift) < tolerance
     # and both see the real effect, with intervals of the same size
-    assert value.ci_low > 0 and curve.at(depth).ci_low > 0
-    assert value.se == pytest.approx(curve.at(depth).se, rel=0.25)
+    assert value.ci_low > 0 and curve_path("s", curve).at_depth(depth).ci_low > 0
+    assert value.se == pytest.approx(curve_path("s", curve).at_depth(depth).se, rel=0.25)
 
 
 def test_dr_value_equals_ipw_with_zero_models_and_shrinks_with_good_ones() -> None:
     data = random_experiment(20_000, seed=19, effect=2.0)
     y, t, score = data["outcome"], data["treatment"], data["score"]
     contact = score > 0.5
-    ipw = ev.policy_value_ipw(y, t, contact)
+    ipw = policy.policy_value_ipw(y, t, contact)
     zero = np.zeros(y.size)
-    assert ev.policy_value_dr(y, t, contact, zero, zero).estimate == pytest.approx(ipw.estimate)
+    assert policy.policy_value_dr(y, t, contact, zero, zero).estimate == pytest.approx(ipw.estimate)
     # the generating means: P(convert) * E(order) with E(order) = 4 * 25
     mu1 = (0.1 + 0.3 * score) * 100.0
     mu0 = np.full(y.size, 0.1 * 100.0)
-    dr = ev.policy_value_dr(y, t, contact, mu1, mu0)
+    dr = policy.policy_value_dr(y, t, contact, mu1, mu0)
     assert dr.method == "dr" and dr.se < ipw.se
     assert abs(dr.estimate - ipw.estimate) < 3 * ipw.se
 
@@ -494,13 +493,13 @@ def test_policy_value_with_known_propensity_and_bad_input() -> None:
     t = np.array([1, 1, 0, 1, 0])
     contact = np.array([True, True, True, False, False])
     # e = 0.5: terms 3/0.5 = 6, 1/0.5 = 2, -1/0.5 = -2 -> V = 6; SE = sqrt(3 * var(6, 2, -2)) = sqrt(3 * 16)
-    value = ev.policy_value_ipw(y, t, contact, propensity=0.5)
+    value = policy.policy_value_ipw(y, t, contact, propensity=0.5)
     assert value.estimate == pytest.approx(6.0)
     assert value.se == pytest.approx(math.sqrt(48))
-    assert value.ci_high == pytest.approx(6.0 + ev.Z95 * math.sqrt(48))
+    assert value.ci_high == pytest.approx(6.0 + Z95 * math.sqrt(48))
     with pytest.raises(DataError, match="propensity .* strictly between 0 and 1"):
-        ev.policy_value_ipw(y, t, contact, propensity=1.0)
+        policy.policy_value_ipw(y, t, contact, propensity=1.0)
     with pytest.raises(DataError, match="contact must be 0/1"):
-        ev.policy_value_ipw(y, t, np.array([0, 1, 2, 0, 0]))
+        policy.policy_value_ipw(y, t, np.array([0, 1, 2, 0, 0]))
     with pytest.raises(DataError, match="mu_treated has 2 values but outcome has 5"):
-        ev.policy_value_dr(y, t, contact, np.zeros(2), np.zeros(5))
+        policy.policy_value_dr(y, t, contact, np.zeros(2), np.zeros(5))
