@@ -5,13 +5,13 @@ Run: python benchmarks/bench_evaluate.py
 - build_curve at 1e5, 1e6 and 1e7 users (revenue outcome, 0/1 int8 treatment, continuous float64 scores,
   so nearly every user is its own tie group: the worst case for size), best of several interleaved runs,
   and its ratio to the bare minimum over the same arrays: one stable ``np.argsort`` of the negated score
-  plus ``np.cumsum`` of the outcome and of the treatment.
+  plus ``np.cumsum`` of the outcome and of the treatment (goal: at most 1.6x).
 - Peak extra memory of build_curve at 1e7 users, as tracemalloc reports it (numpy reports its buffers to
-  tracemalloc), the returned Curve included.
-- Median time of ``budget.at_budget`` over 1,000 random budgets at 150,000 and 10,000,000 users.
+  tracemalloc), the returned Curve included (goal: at most 1 GiB).
+- Median time of ``budget.at_budget`` on a spend path over 1,000 random budgets at 150,000 and 10,000,000 users.
 - Median time of ``Analysis.at_budget`` (every strategy, truth included: what one slider tick reads) over
   1,000 random budgets: at 150,000 users on the real default analysis (fitted once, then read from the disk
-  cache), and at 10,000,000 users on the same Analysis with its four curves and truth arrays replaced by
+  cache), and at 10,000,000 users on the same Analysis with its four paths (truth included) replaced by
   10,000,000-user ones (a full fit at that size is not what is measured here: the read is).
 """
 
@@ -23,10 +23,11 @@ import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
-from uplift_studio.core.evaluate import Curve, build_curve
 
 from uplift_studio.core import budget
 from uplift_studio.core.analysis import Analysis, run_analysis
+from uplift_studio.core.curve import build_curve
+from uplift_studio.core.path import SpendPath, curve_path
 from uplift_studio.core.simulate import simulate_campaign
 
 COST_PER_CONTACT = 2.0
@@ -80,13 +81,13 @@ def peak_memory(n_users: int, with_conversions: bool) -> float:
     return peak / 2**20
 
 
-def slider_read_ms(curve: Curve, n_budgets: int = 1_000, seed: int = 1) -> float:
+def slider_read_ms(path: SpendPath, n_budgets: int = 1_000, seed: int = 1) -> float:
     """Median milliseconds of at_budget over random budgets up to the cost of contacting everyone."""
-    budgets = np.random.default_rng(seed).uniform(1.0, curve.n * COST_PER_CONTACT * 1.1, n_budgets)
+    budgets = np.random.default_rng(seed).uniform(1.0, path.n * COST_PER_CONTACT * 1.1, n_budgets)
     times = np.empty(n_budgets)
     for i, amount in enumerate(budgets):
         start = time.perf_counter()
-        budget.at_budget(curve, float(amount), cost_per_contact=COST_PER_CONTACT)
+        budget.at_budget(path, float(amount), cost_per_contact=COST_PER_CONTACT)
         times[i] = time.perf_counter() - start
     return float(np.median(times)) * 1e3
 
@@ -104,18 +105,15 @@ def analysis_read_ms(analysis: Analysis, n_budgets: int = 1_000, seed: int = 2) 
 
 
 def scaled_analysis(analysis: Analysis, n_users: int) -> Analysis:
-    """The same Analysis with every strategy's curve (and truth) rebuilt on ``n_users`` synthetic users."""
+    """The same Analysis with every strategy's path (and truth) rebuilt on ``n_users`` synthetic users."""
     data = make_experiment(n_users)
     rng = np.random.default_rng(3)
-    curves, truth = {}, {}
+    paths = {}
     for name in analysis.strategies:
         score = data["score"] if name != "random" else rng.random(n_users)
         curve = build_curve(data["outcome"], score, data["treatment"], conversions=data["conversions"])
-        curves[name] = curve
-        truth[name] = np.linspace(0.0, 1.0, curve.k.size)
-    return dataclasses.replace(
-        analysis, curves=curves, truth_cumulative=truth, n_users=n_users, n_evaluation=n_users, population=n_users
-    )
+        paths[name] = curve_path(name, curve, np.linspace(0.0, 1.0, curve.k.size))
+    return dataclasses.replace(analysis, paths=paths, n_users=n_users, n_evaluation=n_users, population=n_users)
 
 
 def main() -> None:
@@ -134,7 +132,7 @@ def main() -> None:
     for n_users in (150_000, 10_000_000):
         data = make_experiment(n_users)
         curve = build_curve(data["outcome"], data["score"], data["treatment"], conversions=data["conversions"])
-        read_ms = slider_read_ms(curve)
+        read_ms = slider_read_ms(curve_path("uplift", curve))
         print(f"at_budget median over 1,000 random budgets, {n_users:>10,} users: {read_ms:.3f} ms")
     analysis = run_analysis(simulate_campaign())
     print(f"Analysis.at_budget (4 strategies) median,     150,000 users: {analysis_read_ms(analysis):.3f} ms")

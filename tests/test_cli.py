@@ -5,8 +5,8 @@ import sys
 import polars as pl
 import pytest
 
-from tests.conftest import shared_file
 from tests.core.test_data import BAD_INPUTS, GOOD, make_bad, write
+from tests.helpers import shared_file
 from uplift_studio.cli import main
 from uplift_studio.core.simulate import TRUTH_COLUMNS
 

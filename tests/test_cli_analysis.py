@@ -3,7 +3,7 @@ import json
 import polars as pl
 import pytest
 
-from tests.conftest import shared_file
+from tests.helpers import shared_file
 from uplift_studio.cli import main
 
 FAST = ["--users", "6000", "--seed", "3", "--n-estimators", "40", "--folds", "3"]

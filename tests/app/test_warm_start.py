@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from tests.conftest import serve_in_thread
+from tests.helpers import serve_in_thread
 from uplift_studio.app import jobs as jobs_module
 from uplift_studio.core.analysis import AnalysisSettings, is_cached, run_analysis
 from uplift_studio.core.settings import ModelSettings

@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import hillstrom_columns, shared_file
+from tests.helpers import hillstrom_columns, shared_file
 from uplift_studio.core.data import (
     CONVERTED,
     ID,

@@ -2,7 +2,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import hillstrom_columns, shared_file
+from tests.helpers import hillstrom_columns, shared_file
 from uplift_studio.core.data import ColumnMap, from_frame, load_experiment
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.readout import ab_readout, difference_in_means, format_readout, sample_ratio_test

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import serve_in_thread
+from tests.helpers import serve_in_thread
 from uplift_studio.core.analysis import AnalysisSettings
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign

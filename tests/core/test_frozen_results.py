@@ -1,0 +1,117 @@
+"""Every frozen result of the core survives copy.copy, copy.deepcopy and a pickle round trip unchanged."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import pickle
+import pkgutil
+
+import numpy as np
+import polars as pl
+import pytest
+
+import uplift_studio.core as core
+from uplift_studio.core.budget import economics
+from uplift_studio.core.contacts import contacts_under_budget
+from uplift_studio.core.curve import build_curve
+from uplift_studio.core.data import ColumnMap
+from uplift_studio.core.metrics import bootstrap_uplift
+from uplift_studio.core.policy import policy_value_ipw
+from uplift_studio.core.readout import ab_readout
+from uplift_studio.core.tlearner import Prediction
+
+
+def _same(left, right) -> bool:
+    """Field-by-field equality that understands arrays, frames and nested dataclasses."""
+    if dataclasses.is_dataclass(left) and not isinstance(left, type):
+        return type(left) is type(right) and all(
+            _same(getattr(left, spec.name), getattr(right, spec.name)) for spec in dataclasses.fields(left)
+        )
+    if isinstance(left, np.ndarray):
+        same_type = isinstance(right, np.ndarray) and left.dtype == right.dtype
+        return same_type and np.array_equal(left, right, equal_nan=True)
+    if isinstance(left, pl.DataFrame):
+        return isinstance(right, pl.DataFrame) and left.equals(right, null_equal=True)
+    if isinstance(left, dict):
+        return isinstance(right, dict) and left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, tuple | list):
+        return type(left) is type(right) and len(left) == len(right) and all(map(_same, left, right))
+    if isinstance(left, float) and np.isnan(left):
+        return isinstance(right, float) and np.isnan(right)
+    return left == right
+
+
+def _frozen_dataclasses() -> set[type]:
+    found = set()
+    for info in pkgutil.iter_modules(core.__path__, "uplift_studio.core."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and value.__module__ == info.name
+                and dataclasses.is_dataclass(value)
+                and value.__dataclass_params__.frozen
+            ):
+                found.add(value)
+    return found
+
+
+@pytest.fixture(scope="module")
+def results(small_campaign):
+    from uplift_studio.core.analysis import AnalysisSettings, run_analysis
+    from uplift_studio.core.settings import ModelSettings
+
+    analysis = run_analysis(
+        small_campaign, AnalysisSettings(model=ModelSettings(n_estimators=10, folds=2)), use_cache=False
+    )
+    view = analysis.view(2_000.0, 2.0)
+    outcome, treatment = small_campaign.revenue, small_campaign.treatment
+    score = analysis.scores.expected_incremental_revenue
+    readout = ab_readout(small_campaign)
+    path = analysis.paths["uplift"]
+    return [
+        analysis,
+        analysis.settings,
+        analysis.settings.model,
+        analysis.scores,
+        analysis.density,
+        analysis.thresholds,
+        path,
+        path.at_depth(100.0),
+        view,
+        view.uplift,
+        build_curve(outcome, score, treatment),
+        contacts_under_budget(score, 100.0, cost_per_contact=2.0),
+        bootstrap_uplift(outcome, score, treatment, [100.0], n_boot=2),
+        policy_value_ipw(outcome, treatment, score > np.median(score)),
+        readout,
+        readout.treated,
+        readout.revenue_effect,
+        Prediction(*(np.arange(3.0) for _ in range(5))),
+        small_campaign,
+        ColumnMap(),
+        economics(path, 2.0, None),
+    ]
+
+
+def test_every_frozen_result_is_covered(results):
+    assert _frozen_dataclasses() - {type(result) for result in results} == set()
+
+
+@pytest.mark.parametrize(
+    "round_trip",
+    [copy.copy, copy.deepcopy, lambda value: pickle.loads(pickle.dumps(value))],
+    ids=["copy", "deepcopy", "pickle"],
+)
+def test_round_trips_keep_every_field(results, round_trip):
+    for result in results:
+        again = round_trip(result)
+        assert _same(again, result), type(result).__name__
+
+
+def test_the_comparison_sees_a_difference(results):
+    path = next(result for result in results if type(result).__name__ == "SpendPath")
+    changed = dataclasses.replace(path, value=path.value + 1.0)
+    assert not _same(changed, path)
