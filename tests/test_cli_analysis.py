@@ -174,3 +174,14 @@ def test_report_on_starbucks(capsys):
     assert main(["report", "--data", str(path), *flags, "--budget", "2000"]) == 0
     out = capsys.readouterr().out
     assert "84,534 users" in out and "Conversion probability" in out
+
+
+def test_explain_prints_drivers_profiles_and_a_rule_and_writes_its_json(tmp_path, capsys):
+    path = tmp_path / "explain.json"
+    assert main(["explain", *FAST, "--budget", "3000", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Uplift drivers" in out and "Contacted users" in out and "Targeting rule" in out
+    payload = json.loads(path.read_text())
+    assert {"drivers", "profiles", "rule", "rule_value", "model_value"} <= set(payload)
+    assert len(payload["drivers"]) == 5 and payload["drivers"][0]["bins"]
+    assert payload["rule_value"]["spend"] <= 3000

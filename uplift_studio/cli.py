@@ -300,6 +300,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from uplift_studio.core.crossfit import fit_final
+    from uplift_studio.core.explain import explain, explanation_dict, format_explanation
+
+    experiment, analysis = analysis_from_args(args)
+    cost = None if analysis.per_user_cost else args.cost_per_contact
+    learner = fit_final(experiment, analysis.settings.model)
+    explanation = explain(analysis, experiment, args.budget, cost, learner)
+    print(format_explanation(explanation))
+    if args.json is not None:
+        write_json(explanation_dict(explanation), args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uplift-studio",
@@ -338,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     targets = analysis_command("targets", "the customers to contact under the budget, in order", cmd_targets)
     targets.add_argument("--out", type=Path, required=True, help="contact list (.csv or .parquet)")
     targets.add_argument("--score-file", type=Path, help="new customers to score with the final models")
+    explain = analysis_command("explain", "uplift drivers, who is contacted, and a targeting rule", cmd_explain)
+    explain.add_argument("--json", type=Path, help="also write drivers, profiles, rule and values as JSON")
     export = analysis_command("export", "the executive snapshot: one offline HTML file", cmd_export)
     export.add_argument("--out", type=Path, required=True, help="snapshot file (.html)")
     serve = analysis_command("serve", "the analyst's app in the browser", cmd_serve)

@@ -15,8 +15,10 @@ import pytest
 import uplift_studio.core as core
 from uplift_studio.core.budget import economics
 from uplift_studio.core.contacts import contacts_under_budget
+from uplift_studio.core.crossfit import fit_final
 from uplift_studio.core.curve import build_curve
 from uplift_studio.core.data import ColumnMap
+from uplift_studio.core.explain import explain
 from uplift_studio.core.metrics import bootstrap_uplift
 from uplift_studio.core.policy import policy_value_ipw
 from uplift_studio.core.readout import ab_readout
@@ -71,7 +73,17 @@ def results(small_campaign):
     score = analysis.scores.expected_incremental_revenue
     readout = ab_readout(small_campaign)
     path = analysis.paths["uplift"]
+    explanation = explain(analysis, small_campaign, 2_000.0, 2.0, fit_final(small_campaign, analysis.settings.model))
     return [
+        explanation,
+        explanation.drivers[0],
+        explanation.drivers[0].bins[0],
+        explanation.profiles[0],
+        explanation.profiles[0].traits[0],
+        explanation.rule,
+        explanation.rule.root,
+        explanation.binned,
+        explanation.rule_value,
         analysis,
         analysis.settings,
         analysis.settings.model,
