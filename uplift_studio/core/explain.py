@@ -139,7 +139,9 @@ def explain(
         codes = bin_features(held_out, features, gamma, fit_rows=fit_part).codes
         part_tables = PairTables(codes[fit_part], gamma[fit_part], cost[fit_part])
         share = fit_part.sum() / fit_part.size
-        part_rule, _ = rule_under_budget(part_tables, codes[fit_part], cost[fit_part], budget_eval * share)
+        part_rule, _ = rule_under_budget(
+            part_tables, codes[fit_part], cost[fit_part], budget_eval * share, near=price
+        )
         rule_contacts[~fit_part] = part_rule.contacts(codes[~fit_part])
     mu1 = scores.p_treated[mask] * scores.order_value[mask]
     mu0 = scores.p_control[mask] * scores.order_value[mask]

@@ -167,23 +167,29 @@ def _best_second_split(side: np.ndarray) -> np.ndarray:
     return below.max(axis=3)
 
 
-def rule_under_budget(tables: PairTables, codes: np.ndarray, cost: np.ndarray, budget: float) -> tuple[Rule, float]:
+def rule_under_budget(
+    tables: PairTables, codes: np.ndarray, cost: np.ndarray, budget: float, *, near: float | None = None
+) -> tuple[Rule, float]:
     """The tree at the lowest shadow price whose contacts cost at most ``budget`` (bisection on the price),
-    and that price. A price of 0 contacts wherever the score is positive; prices rise until the spend fits."""
+    and that price. A price of 0 contacts wherever the score is positive; prices rise until the spend fits.
+    ``near``, a price known to be close (the full data's, for a half of it), narrows the first bracket."""
 
-    def spend(rule: Rule) -> float:
-        return float(cost[rule.contacts(codes)].sum())
+    def fits(price: float) -> bool:
+        return float(cost[tables.best(price).contacts(codes)].sum()) <= budget
 
-    low, high = 0.0, 1.0
-    rule = tables.best(low)
-    if spend(rule) <= budget:
-        return rule, low
-    while spend(tables.best(high)) > budget and high < 1e12:
-        high *= 4.0
-    for _ in range(PRICE_STEPS):
+    if fits(0.0):
+        return tables.best(0.0), 0.0
+    low, high, steps = 0.0, 1.0, PRICE_STEPS
+    if near is not None and near > 0:
+        low, high, steps = near / 2.0, near * 2.0, PRICE_STEPS // 2
+        if fits(low):
+            low = 0.0
+    while not fits(high) and high < 1e12:
+        low, high = high, high * 4.0
+    for _ in range(steps):
         middle = (low + high) / 2.0
-        if spend(tables.best(middle)) > budget:
-            low = middle
-        else:
+        if fits(middle):
             high = middle
+        else:
+            low = middle
     return tables.best(high), high
