@@ -18,7 +18,7 @@ from uplift_studio.core.contacts import contacts_under_budget
 from uplift_studio.core.crossfit import fit_final
 from uplift_studio.core.curve import build_curve
 from uplift_studio.core.data import ColumnMap
-from uplift_studio.core.explain import explain
+from uplift_studio.core.explain import explain_at, prepare_explanation
 from uplift_studio.core.metrics import bootstrap_uplift
 from uplift_studio.core.policy import policy_value_ipw
 from uplift_studio.core.readout import ab_readout
@@ -40,6 +40,8 @@ def _same(left, right) -> bool:
         return isinstance(right, dict) and left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
     if isinstance(left, tuple | list):
         return type(left) is type(right) and len(left) == len(right) and all(map(_same, left, right))
+    if type(left).__module__.startswith("uplift_studio") and hasattr(left, "__dict__"):
+        return type(left) is type(right) and _same(vars(left), vars(right))
     if isinstance(left, float) and np.isnan(left):
         return isinstance(right, float) and np.isnan(right)
     return left == right
@@ -73,8 +75,10 @@ def results(small_campaign):
     score = analysis.scores.expected_incremental_revenue
     readout = ab_readout(small_campaign)
     path = analysis.paths["uplift"]
-    explanation = explain(analysis, small_campaign, 2_000.0, 2.0, fit_final(small_campaign, analysis.settings.model))
+    ground = prepare_explanation(analysis, small_campaign, fit_final(small_campaign, analysis.settings.model))
+    explanation = explain_at(ground, analysis, small_campaign, 2_000.0, 2.0)
     return [
+        ground,
         explanation,
         explanation.drivers[0],
         explanation.drivers[0].bins[0],

@@ -103,61 +103,106 @@ def _leaves(rule: Rule, codes: np.ndarray, treatment: np.ndarray, revenue: np.nd
     return tuple(out)
 
 
-def explain(
-    analysis: Analysis, experiment: Experiment, budget: float, cost_per_contact: float | None, learner
-) -> Explanation:
-    """Drivers, profiles and the targeting rule at ``budget`` (``learner``: the T-learner fitted on all users)."""
+@dataclass(frozen=True, eq=False)
+class Groundwork:
+    """What does not depend on the budget: drivers, segment profiles, scores, binned features and the pair
+    tables of all evaluation users and of each cross-fitting half (unit costs when one cost per contact)."""
+
+    ranking: pl.DataFrame
+    drivers: tuple[Driver, ...]
+    segment_profiles: tuple[Profile, ...]
+    held_out: pl.DataFrame
+    gamma: np.ndarray
+    treatment: np.ndarray
+    revenue: np.ndarray
+    unit_cost: np.ndarray
+    binned: BinnedFeatures
+    tables: PairTables
+    halves: tuple[tuple[np.ndarray, np.ndarray, PairTables], ...]
+
+
+def prepare_explanation(analysis: Analysis, experiment: Experiment, learner) -> Groundwork:
+    """The budget-independent part of :func:`explain` (``learner``: the T-learner fitted on all users)."""
     if experiment.fingerprint != analysis.fingerprint:
         raise DataError("the experiment is not the one these results were fitted on; fit again.")
     scores, mask = analysis.scores, analysis.scores.evaluation
     ranking, drivers = uplift_drivers(learner, experiment, mask, scores.uplift[mask], seed=analysis.settings.model.seed)
-
     held_out = experiment.frame.filter(pl.Series(mask))
-    features = experiment.features
-    cost = held_out[COST].to_numpy() if analysis.per_user_cost else np.full(held_out.height, float(cost_per_contact))
-    result: StrategyResult = analysis.at_budget(budget, cost_per_contact)["uplift"]
-    contacted = np.zeros(held_out.height, dtype=bool)
-    order = targeting_order(scores.expected_incremental_revenue[mask], cost if analysis.per_user_cost else None)
-    contacted[order[: int(round(result.depth))]] = True
     segments = classify(scores.p_control[mask], scores.p_treated[mask], analysis.thresholds)
-    profiles = [profile("Contacted users", held_out, features, contacted)]
-    profiles += [
-        profile(f"{name.capitalize()}s", held_out, features, segments == code)
+    segment_profiles = tuple(
+        profile(f"{name.capitalize()}s", held_out, experiment.features, segments == code)
         for code, name in enumerate(SEGMENTS)
         if (segments == code).any()
-    ]
-
+    )
+    # one cost per contact: the tables count contacts, and the price is read per unit of that cost
+    unit_cost = held_out[COST].to_numpy() if analysis.per_user_cost else np.ones(held_out.height)
     gamma, treatment, revenue = _dr_scores(analysis, experiment)
-    binned = bin_features(held_out, features, gamma)
-    budget_eval = budget / analysis.scale
-    tables = PairTables(binned.codes, gamma, cost)
-    rule, price = rule_under_budget(tables, binned.codes, cost, budget_eval)
-
+    binned = bin_features(held_out, experiment.features, gamma)
     half = (scores.fold[mask] % 2 == 0) if analysis.settings.model.holdout is None else _halves(held_out.height)
-    rule_contacts = np.zeros(held_out.height, dtype=bool)
+    halves = []
     for fit_part in (half, ~half):
-        codes = bin_features(held_out, features, gamma, fit_rows=fit_part).codes
-        part_tables = PairTables(codes[fit_part], gamma[fit_part], cost[fit_part])
+        codes = bin_features(held_out, experiment.features, gamma, fit_rows=fit_part).codes
+        halves.append((fit_part, codes, PairTables(codes[fit_part], gamma[fit_part], unit_cost[fit_part])))
+    return Groundwork(
+        ranking=ranking,
+        drivers=drivers,
+        segment_profiles=segment_profiles,
+        held_out=held_out,
+        gamma=gamma,
+        treatment=treatment,
+        revenue=revenue,
+        unit_cost=unit_cost,
+        binned=binned,
+        tables=PairTables(binned.codes, gamma, unit_cost),
+        halves=tuple(halves),
+    )
+
+
+def explain_at(
+    ground: Groundwork, analysis: Analysis, experiment: Experiment, budget: float, cost_per_contact: float | None
+) -> Explanation:
+    """Profiles of the contacted users and the targeting rule at ``budget``, on the prepared groundwork."""
+    scores, mask = analysis.scores, analysis.scores.evaluation
+    unit = 1.0 if analysis.per_user_cost else float(cost_per_contact)
+    cost = ground.unit_cost * unit
+    result: StrategyResult = analysis.at_budget(budget, cost_per_contact)["uplift"]
+    contacted = np.zeros(ground.held_out.height, dtype=bool)
+    order = targeting_order(scores.expected_incremental_revenue[mask], cost if analysis.per_user_cost else None)
+    contacted[order[: int(round(result.depth))]] = True
+    profiles = (profile("Contacted users", ground.held_out, experiment.features, contacted), *ground.segment_profiles)
+
+    # in the tables' units (contacts when one cost per contact): the budget, and the price per unit
+    budget_units = budget / analysis.scale / unit
+    rule, price = rule_under_budget(ground.tables, ground.binned.codes, ground.unit_cost, budget_units)
+    rule_contacts = np.zeros(ground.held_out.height, dtype=bool)
+    for fit_part, codes, tables in ground.halves:
         share = fit_part.sum() / fit_part.size
         part_rule, _ = rule_under_budget(
-            part_tables, codes[fit_part], cost[fit_part], budget_eval * share, near=price
+            tables, codes[fit_part], ground.unit_cost[fit_part], budget_units * share, near=price
         )
         rule_contacts[~fit_part] = part_rule.contacts(codes[~fit_part])
     mu1 = scores.p_treated[mask] * scores.order_value[mask]
     mu0 = scores.p_control[mask] * scores.order_value[mask]
-    rule_value = _value(analysis, revenue, treatment, rule_contacts, mu1, mu0, cost)
-    model_value = _model_at_spend(analysis, rule_value.spend, cost_per_contact)
+    rule_value = _value(analysis, ground.revenue, ground.treatment, rule_contacts, mu1, mu0, cost)
     return Explanation(
-        ranking=ranking,
-        drivers=drivers,
-        profiles=tuple(profiles),
+        ranking=ground.ranking,
+        drivers=ground.drivers,
+        profiles=profiles,
         rule=rule,
-        binned=binned,
-        leaves=_leaves(rule, binned.codes, treatment, revenue),
+        binned=ground.binned,
+        leaves=_leaves(rule, ground.binned.codes, ground.treatment, ground.revenue),
         rule_value=rule_value,
-        model_value=model_value,
-        price=price,
+        model_value=_model_at_spend(analysis, rule_value.spend, cost_per_contact),
+        price=price / unit,
     )
+
+
+def explain(
+    analysis: Analysis, experiment: Experiment, budget: float, cost_per_contact: float | None, learner
+) -> Explanation:
+    """Drivers, profiles and the targeting rule at ``budget`` (``learner``: the T-learner fitted on all users)."""
+    ground = prepare_explanation(analysis, experiment, learner)
+    return explain_at(ground, analysis, experiment, budget, cost_per_contact)
 
 
 def _halves(n: int) -> np.ndarray:
