@@ -142,6 +142,11 @@ def fields(view: BudgetView) -> dict[str, str]:
     return texts
 
 
+def render(template: str, **context) -> str:
+    """Any of the package's templates, autoescaped."""
+    return _environment().get_template(template).render(**context)
+
+
 def kpi_html(view: BudgetView) -> str:
     return _environment().get_template("kpis.html").render(cards=cards(view))
 
