@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -238,22 +238,38 @@ def run_analysis(
     use_cache: bool = True,
 ) -> Analysis:
     """Fit, score out of sample, and precompute every strategy's curve; cached on disk by content hash."""
-    return cached(
-        analysis_key(experiment, settings), lambda: _analyse(experiment, settings, progress), enabled=use_cache
+    analysis = cached(
+        analysis_key(experiment, settings),
+        lambda: _analyse(experiment, settings, progress),
+        expect=_expected(experiment),
+        enabled=use_cache,
     )
+    # the key leaves the thread count out (the numbers do not depend on it): report the settings asked for
+    return analysis if analysis.settings == settings else replace(analysis, settings=settings)
+
+
+def _expected(experiment: Experiment) -> dict[str, str]:
+    """What a cached entry must have been computed from: this data, from this source."""
+    return {"kind": "analysis", "fingerprint": experiment.fingerprint, "source": experiment.source}
 
 
 def analysis_key(experiment: Experiment, settings: AnalysisSettings) -> str:
-    """The disk-cache key of an analysis: the data's content hash, its source and features, the settings,
-    and the package and library versions."""
+    """The disk-cache key of an analysis: the data's content hash, its source and features, the settings but
+    the thread count, and the library versions (the code's own version is checked in each entry's header)."""
     return cache_key(
-        "analysis", __version__, versions(), experiment.fingerprint, experiment.source, experiment.features, settings
+        "analysis",
+        versions(),
+        experiment.fingerprint,
+        experiment.source,
+        experiment.features,
+        settings.model.cache_dict(),
+        settings.population,
     )
 
 
 def is_cached(experiment: Experiment, settings: AnalysisSettings = AnalysisSettings()) -> bool:  # noqa: B008
     """Whether :func:`run_analysis` would read this analysis from the disk cache (a fraction of a second)."""
-    return has_entry(analysis_key(experiment, settings))
+    return has_entry(analysis_key(experiment, settings), _expected(experiment))
 
 
 def settings_dict(analysis: Analysis) -> dict:
