@@ -6,8 +6,9 @@ Every bad input ends as one or two lines on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,15 @@ import polars as pl
 
 from uplift_studio.core.data import COST, ID, ColumnMap, DataWarning, Experiment, load_experiment, read_table
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.outputs import (
+    FRAME_TYPES,
+    HTML_TYPES,
+    JSON_TYPES,
+    check_output,
+    write_frame,
+    write_json,
+    write_text,
+)
 from uplift_studio.core.readout import ab_readout, format_readout
 from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
 
@@ -85,43 +95,6 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
     return load_experiment(args.data, columns, revenue_per_conversion=args.revenue_per_conversion)
 
 
-def _unwritable(path: Path, exc: OSError) -> DataError:
-    return DataError(f"{path}: cannot write ({exc.strerror}). Check that the folder exists and is writable.")
-
-
-def write_frame(frame: pl.DataFrame, path: Path) -> None:
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            frame.write_parquet(path)
-        elif name.endswith(".csv"):
-            frame.write_csv(path)
-        else:
-            raise DataError(f"{path}: unknown output type. End the name with .parquet or .csv.")
-    except OSError as exc:
-        raise _unwritable(path, exc) from exc
-
-
-def _finite_or_none(value):
-    """JSON has no NaN or infinity: an undefined figure (ROI of no contact) is written as null."""
-    if isinstance(value, dict):
-        return {key: _finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(item) for item in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def write_json(payload: dict, path: Path) -> None:
-    try:
-        path.write_text(json.dumps(_finite_or_none(payload), indent=2, allow_nan=False) + "\n")
-    except OSError as exc:
-        raise _unwritable(path, exc) from exc
-
-
 def add_economics_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("economics and models")
     group.add_argument("--budget", type=float, default=100_000.0, help="campaign budget in $ (default %(default)s)")
@@ -157,6 +130,8 @@ def _check_economics(args: argparse.Namespace) -> None:
 
 
 def _progress(done: int, total: int) -> None:
+    if _CANCEL.is_set():
+        raise Interrupted
     print(f"fitting models: fold {done} of {total}", file=sys.stderr, flush=True)
 
 
@@ -276,11 +251,12 @@ def _warn_unseen_levels(customers: pl.DataFrame, categories: dict, source: Path)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from uplift_studio.app.snapshot import write_snapshot
+    from uplift_studio.app.snapshot import snapshot_html
 
     _, analysis = analysis_from_args(args)
-    path = write_snapshot(analysis, args.out, args.budget, args.cost_per_contact)
-    print(f"wrote the snapshot to {path}")
+    cost = None if analysis.per_user_cost else args.cost_per_contact
+    write_text(snapshot_html(analysis, args.budget, cost), args.out)
+    print(f"wrote the snapshot to {args.out}")
     return 0
 
 
@@ -295,6 +271,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         budget=args.budget,
         cost_per_contact=args.cost_per_contact,
         port=args.port,
+        address=args.address,
         show=args.show,
     )
     return 0
@@ -359,27 +336,101 @@ def build_parser() -> argparse.ArgumentParser:
     serve = analysis_command("serve", "the analyst's app in the browser", cmd_serve)
     serve.add_argument("--port", type=int, default=5006, help="port (default %(default)s)")
     serve.add_argument("--show", action="store_true", help="open a browser tab")
+    serve.add_argument(
+        "--address", default="127.0.0.1", help="interface to listen on (default %(default)s: this machine only)"
+    )
     return parser
+
+
+# which flag names an output, and the file types it takes (export's --out is the HTML snapshot)
+_OUTPUTS = (("out", "--out"), ("truth", "--truth"), ("json", "--json"))
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output path checked before any data is read or any model fitted."""
+    for attribute, flag in _OUTPUTS:
+        path = getattr(args, attribute, None)
+        if path is None:
+            continue
+        if attribute == "json":
+            types = JSON_TYPES
+        elif args.command == "export":
+            types = HTML_TYPES
+        else:
+            types = FRAME_TYPES
+        check_output(path, types, flag)
+
+
+class Interrupted(Exception):
+    """Ctrl-C reached the fit: it stops at the next fold boundary."""
+
+
+_CANCEL = threading.Event()
 
 
 def run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_outputs(args)
     with warnings.catch_warnings():
         # Data warnings are part of the readout's notes; print them once, plainly, not as Python warnings.
         warnings.simplefilter("ignore", DataWarning)
         return args.handler(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _in_worker(argv: Sequence[str] | None) -> int:
+    """Run the command in a worker thread: Python delivers Ctrl-C to the main thread only, so it never lands
+    inside XGBoost's data callbacks (where it gave tracebacks and native aborts). The main thread waits; on
+    Ctrl-C the fit stops at its next fold and nothing half-written is left (outputs are renamed in whole)."""
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["code"] = _guarded(lambda: run(argv))
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+
+    _CANCEL.clear()
+    worker = threading.Thread(target=work, name="uplift-studio-command", daemon=True)
+    worker.start()
     try:
-        return run(argv)
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        _CANCEL.set()
+        print("interrupted", file=sys.stderr, flush=True)
+        try:
+            worker.join(60.0)
+        except KeyboardInterrupt:
+            pass
+        sys.stderr.flush()
+        if worker.is_alive():
+            os._exit(130)  # a native call that does not return: leave without waiting for it
+        return 130
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return int(outcome["code"])  # type: ignore[call-overload]
+
+
+def _guarded(command) -> int:
+    try:
+        return command()
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except Interrupted:
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["serve"]:
+        try:
+            return _guarded(lambda: run(arguments))
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+    return _in_worker(arguments)
 
 
 if __name__ == "__main__":

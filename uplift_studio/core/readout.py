@@ -97,6 +97,13 @@ def ab_readout(experiment: Experiment, expected_treated_share: float = 0.5) -> R
     treatment = experiment.treatment.astype(bool)
     converted = experiment.converted.astype(np.float64)
     revenue = experiment.revenue.astype(np.float64)
+    n_treated = int(treatment.sum())
+    if min(n_treated, treatment.size - n_treated) < 2:
+        raise DataError(
+            f"{experiment.source}: {n_treated} treated and {treatment.size - n_treated} control users; an effect "
+            "and its interval need at least 2 users in each arm. Use more users (--users) or check the treatment "
+            "labels (--treatment, --treated-value, --control-value)."
+        )
     treated = _arm(converted[treatment], revenue[treatment])
     control = _arm(converted[~treatment], revenue[~treatment])
     chi2, p_value = sample_ratio_test(treated.users, control.users, expected_treated_share)
