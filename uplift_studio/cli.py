@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from uplift_studio.core.data import COST, ID, ColumnMap, DataWarning, Experiment, load_experiment, read_table
+from uplift_studio.core.data import COST, ID, ColumnMap, DataWarning, Experiment, load_experiment
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.outputs import (
     FRAME_TYPES,
@@ -27,6 +27,7 @@ from uplift_studio.core.outputs import (
     write_json,
     write_text,
 )
+from uplift_studio.core.reading import read_table
 from uplift_studio.core.readout import ab_readout, format_readout
 from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
 

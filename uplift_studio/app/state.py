@@ -15,8 +15,9 @@ from pathlib import Path
 import param
 
 from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, AnalysisSettings
-from uplift_studio.core.data import ColumnMap, Experiment, from_frame, read_table
+from uplift_studio.core.data import ColumnMap, Experiment, from_frame
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.reading import read_table
 from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
 
 STRATEGY_NAMES = ("random", "probability", "uplift", "oracle")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.reading import read_with_notes
 
 ID = "user_id"
 TREATMENT = "treatment"
@@ -115,41 +116,15 @@ def load_experiment(
 ) -> Experiment:
     """Read a CSV (optionally .gz) or Parquet experiment and validate it into canonical columns."""
     path = Path(path)
-    raw = read_table(path)
-    return from_frame(raw, columns, source=str(path), revenue_per_conversion=revenue_per_conversion)
+    raw, notes = read_with_notes(path)
+    return _with_notes(
+        from_frame(raw, columns, source=str(path), revenue_per_conversion=revenue_per_conversion), notes
+    )
 
 
-def read_table(path: Path) -> pl.DataFrame:
-    name = path.name.lower()
-    if not path.exists():
-        raise DataError(f"{path}: file not found. Check the path, or omit --data to use the simulated campaign.")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, not a file. Point --data at a .csv, .csv.gz or .parquet file.")
-    try:
-        if name.endswith(".parquet") or name.endswith(".pq"):
-            frame = pl.read_parquet(path)
-        elif name.endswith(".csv") or name.endswith(".csv.gz") or name.endswith(".txt"):
-            # polars decompresses gzip itself; a wide inference window keeps rare strings from failing later
-            frame = pl.read_csv(path, infer_schema_length=100_000, try_parse_dates=False)
-        else:
-            raise DataError(
-                f"{path}: unknown file type. Use a .csv, .csv.gz or .parquet file (the name's ending decides)."
-            )
-    except DataError:
-        raise
-    except pl.exceptions.NoDataError as exc:
-        raise DataError(
-            f"{path}: the file is empty: it holds no rows. Export the experiment with one row per user."
-        ) from exc
-    except Exception as exc:  # polars raises several error types for unreadable files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(
-            f"{path}: cannot be read as {'Parquet' if 'parquet' in name else 'CSV'} ({first_line}). "
-            "Check that the file is complete and in that format."
-        ) from exc
-    if frame.width == 0 or frame.height == 0:
-        raise DataError(f"{path}: the file holds no rows. Export the experiment with one row per user.")
-    return frame
+def _with_notes(experiment: Experiment, notes: tuple[str, ...]) -> Experiment:
+    """The experiment with the reader's notes first (how the file was read, then how it was validated)."""
+    return replace(experiment, notes=notes + experiment.notes) if notes else experiment
 
 
 def _examples(series: pl.Series) -> str:
@@ -250,7 +225,13 @@ def _treatment(raw: pl.DataFrame, columns: ColumnMap, source: str) -> tuple[pl.S
     return coded, keep, notes
 
 
-def _feature_columns(raw: pl.DataFrame, columns: ColumnMap, roles: set[str], source: str) -> tuple[str, ...]:
+def _is_id_like(series: pl.Series) -> bool:
+    return series.dtype == pl.String and series.len() >= 50 and series.n_unique() == series.len()
+
+
+def _feature_columns(
+    raw: pl.DataFrame, columns: ColumnMap, roles: set[str], source: str, notes: list[str]
+) -> tuple[str, ...]:
     for name in columns.exclude:
         _require_column(raw, name, "excluded", "--exclude", source)
     if columns.features is not None:
@@ -259,6 +240,13 @@ def _feature_columns(raw: pl.DataFrame, columns: ColumnMap, roles: set[str], sou
         chosen = tuple(columns.features)
     else:
         chosen = tuple(c for c in raw.columns if c not in roles and c not in columns.exclude)
+        id_like = tuple(name for name in chosen if _is_id_like(raw.get_column(name)))
+        for name in id_like:
+            notes.append(
+                f"column {name!r} holds a different text on every row (like an id or an e-mail), which no model can "
+                f"generalise from; it is left out of the features (name it with --features to keep it)."
+            )
+        chosen = tuple(name for name in chosen if name not in id_like)
     overlap = [c for c in chosen if c in roles]
     if overlap:
         raise DataError(
@@ -317,7 +305,7 @@ def from_frame(
     roles |= {c for c in (columns.revenue if use_revenue else None, columns.id if has_id else None, columns.cost) if c}
 
     treatment, keep, notes = _treatment(raw, columns, source)
-    features = _feature_columns(raw, columns, roles, source)
+    features = _feature_columns(raw, columns, roles, source, notes)
     converted = _binary(
         raw.get_column(columns.conversion),
         "conversion",
