@@ -1,12 +1,14 @@
-"""The executive snapshot without a browser: the slider's tables hold at_budget's own numbers at every
-position, the page is self-contained and deterministic, its size does not grow with the users, and the
-file is written (or a DataError says why not). tests/ui/test_snapshot_browser.py runs its JavaScript."""
+"""The executive snapshot without a browser: the slider carries, for every position, the texts the app's
+markup shows at that budget (at_budget's figures, formatted in Python), the page is self-contained and
+deterministic, its size does not grow with the users, and the file is written (or a DataError says why
+not). tests/ui/test_snapshot_browser.py runs its JavaScript."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,15 +16,14 @@ from bokeh.document import Document
 from bokeh.io.doc import patch_curdoc
 from bokeh.models import ColumnDataSource, CustomJS, Div, Slider
 
-from uplift_studio.app import snapshot
+from uplift_studio.app import markup, snapshot, snapshot_slider
 from uplift_studio.core.analysis import AnalysisSettings, run_analysis
 from uplift_studio.core.data import ColumnMap, from_frame
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.formats import format_money, format_roi
-from uplift_studio.core.report import executive_sentence
+from uplift_studio.core.formats import format_count, format_money, format_roi, format_share
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
-from uplift_studio.core.stats import Z95
+from uplift_studio.core.strategies import strategy_label
 
 COST = 2.0
 BUDGET = 2_500.0
@@ -50,18 +51,6 @@ def _strings(value):
                 yield from _strings(item)
 
 
-def _read(table: dict, column: str, depth: float) -> float:
-    """The browser's read (the slider JavaScript): a stored depth returns its stored value."""
-    depths = np.asarray(table["depth"])
-    values = np.asarray(table[column])
-    upper = int(np.searchsorted(depths, depth, side="left"))
-    if upper < depths.size and depths[upper] == depth:
-        return float(values[upper])
-    upper = min(max(upper, 1), depths.size - 1)
-    weight = (depth - depths[upper - 1]) / (depths[upper] - depths[upper - 1])
-    return float(values[upper - 1] + weight * (values[upper] - values[upper - 1]))
-
-
 @pytest.fixture(scope="module")
 def per_user_cost_analysis(app_cache_dir, small_experiment):
     """The small campaign with a contact cost per user (0.5 to 3.5), ranked by score per unit of cost."""
@@ -74,18 +63,18 @@ def per_user_cost_analysis(app_cache_dir, small_experiment):
 
 
 # --------------------------------------------------------------------------------------------------------
-# the slider and its tables
+# the slider and what it shows at each position
 
 
 def test_slider_runs_from_one_step_to_everyone_in_a_round_step(analysis):
-    slider = snapshot.budget_slider(analysis, BUDGET, COST)
+    slider = snapshot_slider.budget_slider(analysis, BUDGET, COST)
     everyone = analysis.max_budget(COST)
     positions = slider.positions()
     assert slider.step >= COST and slider.step == round(slider.step)
     assert int(f"{slider.step:.0f}".rstrip("0") or "0") in (1, 2, 25, 5)
     assert slider.start == slider.step and slider.value == BUDGET
     assert everyone <= slider.end < everyone + slider.step
-    assert snapshot.SLIDER_POSITIONS // 2 <= positions.size <= snapshot.SLIDER_POSITIONS + 2
+    assert snapshot_slider.SLIDER_POSITIONS // 2 <= positions.size <= snapshot_slider.SLIDER_POSITIONS + 2
     assert BUDGET in positions
     assert np.all(np.diff(positions) > 0)
 
@@ -98,7 +87,7 @@ def test_a_budget_below_one_step_starts_the_slider():
         def max_budget(cost):
             return 1_000_000.0
 
-    slider = snapshot.budget_slider(Tiny(), 300.0, COST)
+    slider = snapshot_slider.budget_slider(Tiny(), 300.0, COST)
     assert slider.step == 2_500.0
     assert slider.start == 300.0 and 300.0 in slider.positions()
 
@@ -114,56 +103,89 @@ def test_a_missing_cost_per_contact_is_a_data_error(analysis):
         snapshot.snapshot_html(analysis, BUDGET, None)
 
 
-def _check_tables_reproduce_at_budget(analysis, cost, budgets, exact: bool):
-    scale = analysis.scale
-    for name in analysis.strategies:
-        table = snapshot.curve_table(analysis, name, budgets, cost)
-        assert np.all(np.diff(table["depth"]) > 0)
-        for budget in budgets:
-            expected = analysis.at_budget(float(budget), cost)[name]
-            revenue = _read(table, "uplift", expected.depth) * scale
-            half_width = Z95 * _read(table, "se", expected.depth) * scale
-            truth = _read(table, "truth", expected.depth) * scale if "truth" in table else None
-            if exact:
-                assert expected.depth in table["depth"]
-                assert revenue == expected.incremental_revenue
-                assert revenue - half_width == expected.ci_low
-                assert truth == expected.true_incremental_revenue
-            else:
-                assert revenue == pytest.approx(expected.incremental_revenue, rel=1e-12, abs=1e-9)
-                assert revenue - half_width == pytest.approx(expected.ci_low, rel=1e-12, abs=1e-9)
+def _embedded_states(layout) -> snapshot_slider.SliderStates:
+    """The per-position columns and texts the page's slider callback reads, from the layout's models."""
+    (callback,) = _model(layout, "budget_slider").js_property_callbacks["change:value"]
+    positions, texts = callback.args["positions"], callback.args["texts"]
+    return snapshot_slider.SliderStates(
+        columns={key: np.asarray(column) for key, column in positions.data.items()}, texts=list(texts.data["text"])
+    )
 
 
-def test_tables_hold_at_budgets_numbers_at_every_slider_position(analysis):
-    budgets = snapshot.budget_slider(analysis, BUDGET, COST).positions()
-    assert analysis.paths["uplift"].contacts.size > snapshot.EXACT_BOUNDARIES  # the resampled case, not the exact one
-    _check_tables_reproduce_at_budget(analysis, COST, budgets, exact=True)
+def _formatted_at_budget(analysis, budget: float, cost: float | None) -> dict[str, str]:
+    """at_budget's figures in the app's formats, by data-field name: what an analyst must read."""
+    results = analysis.at_budget(budget, cost)
+    uplift = results["uplift"]
+    expected = {
+        "incremental_revenue.value": format_money(uplift.incremental_revenue),
+        "incremental_revenue.detail": f"95% interval {format_money(uplift.ci_low)} to {format_money(uplift.ci_high)}",
+        "roi.value": format_roi(uplift.roi),
+        "roi.detail": f"95% interval {format_roi(uplift.roi_low)} to {format_roi(uplift.roi_high)}",
+        "contacts.value": format_count(uplift.contacts),
+        "spend.value": format_money(uplift.spend),
+        "spend.detail": f"of a {format_money(budget)} budget",
+        "net.value": format_money(uplift.net),
+    }
+    if "probability" in results and results["probability"].incremental_revenue > 0:
+        lift = uplift.incremental_revenue / results["probability"].incremental_revenue - 1.0
+        expected["lift.value"] = format_share(lift, signed=True)
+    for name, result in results.items():
+        expected |= {
+            f"{name}.label": strategy_label(name),
+            f"{name}.contacts": format_count(result.contacts),
+            f"{name}.spend": format_money(result.spend),
+            f"{name}.incremental_revenue": format_money(result.incremental_revenue),
+            f"{name}.interval": f"{format_money(result.ci_low)} to {format_money(result.ci_high)}",
+            f"{name}.roi": format_roi(result.roi),
+            f"{name}.net": format_money(result.net),
+        }
+        if analysis.has_truth:
+            expected[f"{name}.truth"] = format_money(result.true_incremental_revenue)
+    return expected
 
 
-def test_per_user_cost_tables_hold_the_spend_and_depth_of_every_position(per_user_cost_analysis):
-    analysis = per_user_cost_analysis
-    budgets = snapshot.budget_slider(analysis, 1_500.0, None).positions()
-    _check_tables_reproduce_at_budget(analysis, None, budgets, exact=True)
-    path = analysis.paths["uplift"]
-    table = snapshot.curve_table(analysis, "uplift", budgets, None)
-    assert np.all(np.diff(table["cost"]) > 0)
-    np.testing.assert_array_equal(table["cost"], path.at_depth(table["depth"]).spend)
+def _check_every_position(analysis, layout, budget: float, cost: float | None) -> None:
+    """At every slider position the page carries markup.fields(view) for that budget, whose numbers are
+    at_budget's formatted figures, the card visibility of the view, and the markers' locations."""
+    states = _embedded_states(layout)
+    positions = snapshot_slider.budget_slider(analysis, budget, cost).positions()
+    np.testing.assert_array_equal(states.columns["budget"], positions)
+    for index, position in enumerate(positions):
+        view = analysis.view(float(position), cost)
+        fields = states.fields(index)
+        assert fields == markup.fields(view), position
+        expected = _formatted_at_budget(analysis, float(position), cost)
+        assert {key: fields[key] for key in expected} == expected, position
+        assert fields["sentence"] == view.sentence
+        for card in markup.cards(view):
+            assert bool(states.columns[f"hidden:{card.key}"][index]) == card.hidden
+        uplift = analysis.at_budget(float(position), cost)["uplift"]
+        assert states.columns["marker:snapshot_curve_marker"][index] == uplift.share_targeted
+        assert states.columns["marker:snapshot_frontier_marker"][index] == position
 
 
-def test_a_curve_with_few_boundaries_ships_them_all(analysis, monkeypatch):
-    monkeypatch.setattr(snapshot, "EXACT_BOUNDARIES", 10**9)
-    path = analysis.paths["uplift"]
-    table = snapshot.curve_table(analysis, "uplift", np.array([BUDGET]), COST)
-    assert set(path.contacts.astype(float)) <= set(table["depth"])
-    # between stored steps the browser's straight line is the path's own interpolation
-    depth = (path.contacts[10] + path.contacts[11]) / 2
-    assert _read(table, "uplift", depth) == pytest.approx(path.at_depth(depth).value, rel=1e-12)
+def test_every_slider_position_shows_at_budgets_figures(analysis, layout):
+    _check_every_position(analysis, layout, BUDGET, COST)
 
 
-def test_table_size_depends_on_the_slider_not_on_the_users(analysis):
-    budgets = snapshot.budget_slider(analysis, BUDGET, COST).positions()
-    table = snapshot.curve_table(analysis, "uplift", budgets, COST)
-    assert table["depth"].size <= budgets.size + 1 < analysis.n_evaluation / 10
+def test_every_per_user_cost_position_shows_at_budgets_figures(per_user_cost_analysis):
+    layout = snapshot.snapshot_layout(per_user_cost_analysis, 1_500.0, None)
+    _check_every_position(per_user_cost_analysis, layout, 1_500.0, None)
+
+
+def test_repeated_texts_are_stored_once(analysis, layout):
+    states = _embedded_states(layout)
+    assert len(set(states.texts)) == len(states.texts)
+    cells = sum(1 for key in states.columns if key.startswith("text:")) * states.columns["budget"].size
+    assert len(states.texts) < cells / 2
+
+
+def test_the_slider_script_formats_nothing_and_writes_only_text():
+    script = Path(snapshot_slider.__file__).with_name("snapshot_slider.js").read_text(encoding="utf-8")
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("//"))
+    assert "textContent" in code
+    for forbidden in ("innerHTML", "outerHTML", ".text =", "toFixed", "toLocaleString", "Intl.", "scale", "cost"):
+        assert forbidden not in code, forbidden
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -175,45 +197,28 @@ def layout(analysis):
     return snapshot.snapshot_layout(analysis, BUDGET, COST)
 
 
-def test_initial_figures_are_at_budgets(analysis, layout):
-    results = analysis.at_budget(BUDGET, COST)
-    uplift = results["uplift"]
-    kpis = _model(layout, "snapshot_kpis").text
-    assert f'data-kpi="incremental_revenue">{format_money(uplift.incremental_revenue)}<' in kpis
-    interval = f"{format_money(uplift.ci_low)} to {format_money(uplift.ci_high)}"
-    assert f'95% interval <span data-kpi="interval">{interval}</span>' in kpis
-    assert f'data-kpi="roi">{format_roi(uplift.roi)}<' in kpis
-    assert f'data-kpi="contacts">{uplift.contacts:,}<' in kpis
-    assert f'data-kpi="spend">{format_money(uplift.spend)}<' in kpis
-    assert f'data-kpi="net">{format_money(uplift.net)}<' in kpis
-    sentence = _model(layout, "snapshot_sentence").text
-    assert html.unescape(re.sub(r"<[^>]+>", "", sentence)) == executive_sentence(analysis, BUDGET, COST)
-    table = _model(layout, "snapshot_table").text
-    for name, result in results.items():
-        row = re.search(rf'<tr data-strategy="{name}">(.*?)</tr>', table).group(1)
-        assert f"<td>{format_roi(result.roi)}</td>" in row
-        assert f"<td>{format_money(result.true_incremental_revenue)}</td>" in row
-    state = _model(layout, "snapshot_state").data
-    assert state["strategy"] == list(results)
-    assert state["incremental_revenue"] == [r.incremental_revenue for r in results.values()]
+def test_the_initial_markup_is_the_apps(analysis, layout):
+    view = analysis.view(BUDGET, COST)
+    assert _model(layout, "snapshot_kpis").text == markup.kpi_html(view)
+    assert _model(layout, "snapshot_table").text == markup.strategy_table_html(view)
+    assert _model(layout, "snapshot_sentence").text == markup.sentence_html(view)
+    assert markup.CSS in _model(layout, "snapshot_kpis").stylesheets[0].css
 
 
-def test_the_slider_callback_reads_one_table_per_strategy(analysis, layout):
+def test_the_slider_callback_fills_the_markup_and_moves_the_markers(analysis, layout):
     slider = _model(layout, "budget_slider")
     assert isinstance(slider, Slider) and slider.value == BUDGET
     (callback,) = slider.js_property_callbacks["change:value"]
     assert isinstance(callback, CustomJS)
-    sources = callback.args["sources"]
-    assert [source.name for source in sources] == [f"curve_{name}" for name in analysis.strategies]
-    assert all(isinstance(source, ColumnDataSource) for source in sources)
-    config = json.loads(callback.args["config"])
-    assert config["strategies"] == list(analysis.strategies)
-    assert config["scale"] == analysis.scale and config["cost_per_contact"] == COST
+    assert callback.args["slider"] is slider
+    assert isinstance(callback.args["positions"], ColumnDataSource)
+    assert [div.name for div in callback.args["divs"]] == ["snapshot_kpis", "snapshot_sentence", "snapshot_table"]
     # the markers it moves: the efficiency curve's budget marker (at the uplift share) and the frontier's
-    assert callback.args["curve_span"] is _model(layout, "snapshot_curve_marker")
-    assert callback.args["curve_span"].location == analysis.at_budget(BUDGET, COST)["uplift"].share_targeted
-    assert callback.args["frontier_span"] is _model(layout, "snapshot_frontier_marker")
-    assert callback.args["frontier_span"].location == BUDGET
+    curve_span, frontier_span = callback.args["spans"]
+    assert curve_span is _model(layout, "snapshot_curve_marker")
+    assert curve_span.location == analysis.at_budget(BUDGET, COST)["uplift"].share_targeted
+    assert frontier_span is _model(layout, "snapshot_frontier_marker")
+    assert frontier_span.location == BUDGET
 
 
 def test_divs_never_read_dollars_as_tex(layout):
@@ -224,8 +229,10 @@ def test_divs_never_read_dollars_as_tex(layout):
 def test_a_real_file_without_truth_has_no_truth_column(real_like_analysis):
     layout = snapshot.snapshot_layout(real_like_analysis, BUDGET, COST)
     table = _model(layout, "snapshot_table").text
-    assert "True value" not in table and 'data-strategy="oracle"' not in table
-    assert "truth" not in _model(layout, "curve_uplift").data
+    assert "<th>Truth</th>" not in table and 'data-strategy="oracle"' not in table
+    columns = _embedded_states(layout).columns
+    assert not [key for key in columns if key.endswith(".truth")]
+    assert columns["hidden:oracle"].all()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -330,13 +337,9 @@ def test_the_default_campaign_fits_in_3_mb(default_campaign_page):
     assert len(page.encode("utf-8")) <= MAX_BYTES
 
 
-def test_the_default_campaign_tables_are_exact_and_small(default_campaign_page):
+def test_the_default_campaign_slider_shows_at_budgets_figures(default_campaign_page):
     analysis, _ = default_campaign_page
-    budgets = snapshot.budget_slider(analysis, 100_000.0, COST).positions()
-    _check_tables_reproduce_at_budget(analysis, COST, budgets, exact=True)
-    for name in analysis.strategies:
-        assert analysis.paths[name].contacts.size > 20_000  # resampled, not shipped whole
-        assert snapshot.curve_table(analysis, name, budgets, COST)["depth"].size <= budgets.size + 1
+    _check_every_position(analysis, snapshot.snapshot_layout(analysis, 100_000.0, COST), 100_000.0, COST)
 
 
 def test_a_million_user_campaign_fits_in_3_mb_like_the_default(default_campaign_page):

@@ -1,23 +1,18 @@
 """The snapshot in a real browser, opened from file:// with every request recorded: it asks no host for
-anything, logs no error, and its budget slider (driven by keyboard and mouse) shows what
-Analysis.at_budget gives at the budget it lands on."""
+anything, logs no error, and its budget slider (driven by keyboard, mouse and the model) shows exactly the
+texts Python's markup gives at the budget it lands on, and moves the markers there."""
 
 from __future__ import annotations
-
-import html
-import re
 
 import numpy as np
 import pytest
 
-from uplift_studio.app import snapshot
+from uplift_studio.app import markup, snapshot, snapshot_slider
 from uplift_studio.core.analysis import AnalysisSettings, run_analysis
 from uplift_studio.core.data import ColumnMap, from_frame
-from uplift_studio.core.formats import format_money, format_roi, format_share
-from uplift_studio.core.report import executive_sentence
+from uplift_studio.core.formats import format_money
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
-from uplift_studio.core.strategies import STRATEGY_LABELS
 
 pytestmark = pytest.mark.ui
 
@@ -25,86 +20,44 @@ COST = 2.0
 BUDGET = 2_500.0
 LIGHT = AnalysisSettings(model=ModelSettings(n_estimators=20, folds=3, n_jobs=2))
 
-# what the page shows, read from the rendered DOM (Bokeh draws each Div inside a shadow root)
+# what the page shows, read from the rendered DOM (Bokeh draws each Div inside a shadow root): every
+# data-field's text, which KPI cards are hidden, and where the two budget markers are
 READ_VIEW = """() => {
-  const found = [];
+  const view = {fields: {}, hidden: {}};
   const walk = (root) => {
-    root.querySelectorAll("[data-kpi], p.sentence, tr[data-strategy]").forEach((e) => found.push(e));
+    root.querySelectorAll("[data-field]").forEach((e) => { view.fields[e.dataset.field] = e.textContent; });
+    root.querySelectorAll("[data-kpi]").forEach((e) => { view.hidden[e.dataset.kpi] = e.hidden; });
     root.querySelectorAll("*").forEach((e) => { if (e.shadowRoot) walk(e.shadowRoot); });
   };
   walk(document);
-  const view = {kpi: {}, sentence: null, rows: {}};
-  for (const e of found) {
-    if (e.dataset.kpi) view.kpi[e.dataset.kpi] = e.textContent;
-    else if (e.matches("p.sentence")) view.sentence = e.textContent;
-    else view.rows[e.dataset.strategy] = Array.from(e.children, (c) => c.textContent);
-  }
   return view;
 }"""
+MARKERS = """() => ["snapshot_curve_marker", "snapshot_frontier_marker"].map(
+  (name) => Bokeh.documents[0].get_model_by_name(name).location)"""
 SLIDER_VALUE = "() => Bokeh.documents[0].get_model_by_name('budget_slider').value"
-# the models the slider's callback writes, read once it has run for this budget: BokehJS runs a CustomJS
-# asynchronously (it compiles the code first), so the models are polled rather than read at once
-SET_BUDGET = """async (budget) => {
-  const doc = Bokeh.documents[0];
-  const model = (name) => doc.get_model_by_name(name);
-  model("budget_slider").value = budget;
-  for (let frame = 0; model("snapshot_state").data.budget[0] !== budget; frame++) {
-    if (frame > 600) throw new Error("the slider callback did not run for " + budget);
-    await new Promise((resolve) => requestAnimationFrame(resolve));
-  }
-  const state = model("snapshot_state").data;
-  const columns = {};
-  for (const key of Object.keys(state)) columns[key] = Array.from(state[key]);
-  return {kpis: model("snapshot_kpis").text, sentence: model("snapshot_sentence").text,
-          table: model("snapshot_table").text, state: columns};
-}"""
+SET_BUDGET = "(budget) => { Bokeh.documents[0].get_model_by_name('budget_slider').value = budget; }"
+# true once the callback ran for the budget (the frontier marker sits there) and the DOM shows the expected
+# texts (BokehJS compiles a CustomJS before its first run)
+SHOWS = f"""([expected, budget]) => {{
+  const view = ({READ_VIEW})();
+  return ({MARKERS})()[1] === budget && Object.entries(expected).every(([key, text]) => view.fields[key] === text);
+}}"""
 
 
 def expected_view(analysis, budget: float, cost: float | None) -> dict:
-    """What an analyst should read at ``budget``: at_budget's figures in the app's formats."""
-    results = analysis.at_budget(budget, cost)
-    uplift = results["uplift"]
-    rows = {}
-    for name, result in results.items():
-        rows[name] = [
-            STRATEGY_LABELS[name],
-            f"{result.contacts:,}",
-            format_money(result.spend),
-            format_money(result.incremental_revenue),
-            f"{format_money(result.ci_low)} to {format_money(result.ci_high)}",
-            format_roi(result.roi),
-            format_money(result.net),
-        ] + ([format_money(result.true_incremental_revenue)] if analysis.has_truth else [])
-    return {
-        "kpi": {
-            "incremental_revenue": format_money(uplift.incremental_revenue),
-            "interval": f"{format_money(uplift.ci_low)} to {format_money(uplift.ci_high)}",
-            "roi": format_roi(uplift.roi),
-            "contacts": f"{uplift.contacts:,}",
-            "spend": format_money(uplift.spend),
-            "net": format_money(uplift.net),
-            "lift": format_share(analysis.view(budget, cost).lift_over_probability, signed=True),
-        },
-        "sentence": executive_sentence(analysis, budget, cost),
-        "rows": rows,
-    }
+    """What an analyst should read at ``budget``: the app's markup fields and hidden cards there."""
+    view = analysis.view(budget, cost)
+    return {"fields": markup.fields(view), "hidden": {card.key: card.hidden for card in markup.cards(view)}}
 
 
-def read_view(page) -> dict:
-    return page.evaluate(READ_VIEW)
-
-
-def wait_for_view(page, expected: dict, timeout: float = 10_000) -> dict:
-    """Wait until the page shows ``expected`` (its Divs re-render after the callback), then return it."""
+def wait_for_view(page, analysis, budget: float, cost: float | None, timeout: float = 10_000) -> dict:
+    """Wait until the page shows the texts of ``budget``, then return what it shows (the comparison in the
+    caller reports any difference)."""
     try:
-        page.wait_for_function(
-            "([read, sentence]) => (new Function('return ' + read))()().sentence === sentence",
-            arg=[READ_VIEW, expected["sentence"]],
-            timeout=timeout,
-        )
-    except Exception:  # the comparison below shows what the page says instead
+        page.wait_for_function(SHOWS, arg=[markup.fields(analysis.view(budget, cost)), budget], timeout=timeout)
+    except Exception:  # the caller's assertion shows what the page says instead
         pass
-    return read_view(page)
+    return page.evaluate(READ_VIEW)
 
 
 @pytest.fixture(scope="module")
@@ -125,20 +78,36 @@ def per_user_cost_analysis(experiment):
     return run_analysis(costed, LIGHT, use_cache=False)
 
 
-def open_snapshot(page, log, analysis, budget, cost, path):
+def open_snapshot(page, analysis, budget, cost, path):
     snapshot.write_snapshot(analysis, path, budget, cost)
     page.goto(path.as_uri())
     page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.documents.length === 1")
-    page.wait_for_function(f"() => ({READ_VIEW})().sentence !== null")
+    page.wait_for_function(f"() => ({READ_VIEW})().fields.sentence !== undefined")
     return page
 
 
-def test_the_slider_moves_the_figures_offline(logged_page, analysis, tmp_path, artifacts_dir):
+def assert_quiet(log, path) -> None:
+    """No console error, no request but the file itself; and the console listener really records."""
+    assert log.errors() == []
+    assert log.external_requests() == []
+    assert log.requests == [path.as_uri()]
+    assert log.failed_requests == []
+
+
+def assert_listener_records(page, log) -> None:
+    page.evaluate("() => console.error('probe: the listener records')")
+    page.wait_for_function("() => true")
+    assert log.errors() == ["probe: the listener records"]
+
+
+def test_the_slider_moves_the_figures_and_markers_offline(logged_page, analysis, tmp_path, artifacts_dir):
     page, log = logged_page
     path = tmp_path / "snapshot.html"
-    open_snapshot(page, log, analysis, BUDGET, COST, path)
-    assert read_view(page) == expected_view(analysis, BUDGET, COST)
-    positions = snapshot.budget_slider(analysis, BUDGET, COST).positions()
+    open_snapshot(page, analysis, BUDGET, COST, path)
+    assert page.evaluate(READ_VIEW) == expected_view(analysis, BUDGET, COST)
+    start_markers = page.evaluate(MARKERS)
+    assert start_markers == [analysis.at_budget(BUDGET, COST)["uplift"].share_targeted, BUDGET]
+    positions = snapshot_slider.budget_slider(analysis, BUDGET, COST).positions()
 
     # the keyboard: focus the slider's handle, three steps right and a page up
     handle = page.locator(".noUi-handle").first
@@ -149,8 +118,8 @@ def test_the_slider_moves_the_figures_offline(logged_page, analysis, tmp_path, a
     budget = page.evaluate(SLIDER_VALUE)
     assert budget in positions
     expected = expected_view(analysis, budget, COST)
-    assert expected["kpi"]["spend"] != format_money(BUDGET)
-    assert wait_for_view(page, expected) == expected
+    assert expected["fields"]["spend.value"] != format_money(BUDGET)
+    assert wait_for_view(page, analysis, budget, COST) == expected
 
     # the mouse: a click at four fifths of the track
     track = page.locator(".noUi-target").first
@@ -159,74 +128,50 @@ def test_the_slider_moves_the_figures_offline(logged_page, analysis, tmp_path, a
     page.wait_for_function(f"() => ({SLIDER_VALUE})() > {budget + 1_000}")
     clicked = page.evaluate(SLIDER_VALUE)
     assert clicked in positions
-    expected = expected_view(analysis, clicked, COST)
-    assert wait_for_view(page, expected) == expected
+    assert wait_for_view(page, analysis, clicked, COST) == expected_view(analysis, clicked, COST)
 
-    # the markers follow: the efficiency curve's at the uplift share, the frontier's at the budget
-    markers = page.evaluate(
-        """() => ["snapshot_curve_marker", "snapshot_frontier_marker"].map(
-          (name) => Bokeh.documents[0].get_model_by_name(name).location)"""
-    )
+    # the markers followed: the efficiency curve's at the uplift share, the frontier's at the budget
+    markers = page.evaluate(MARKERS)
     assert markers == [analysis.at_budget(clicked, COST)["uplift"].share_targeted, clicked]
-
-    # back to the exported budget: the page's markup is the one Python wrote
-    restored = page.evaluate(SET_BUDGET, BUDGET)
-    assert restored["kpis"] == snapshot.kpi_markup(analysis, BUDGET, COST)
-    assert restored["table"] == snapshot.strategy_markup(analysis, BUDGET, COST)
-    assert restored["sentence"] == snapshot.sentence_markup(analysis, BUDGET, COST)
-    assert wait_for_view(page, expected_view(analysis, BUDGET, COST)) == expected_view(analysis, BUDGET, COST)
+    assert markers[0] > start_markers[0] and markers[1] > start_markers[1]
 
     page.screenshot(path=str(artifacts_dir / "snapshot.png"), full_page=True)
-    assert log.external_requests() == []
-    assert log.requests == [path.as_uri()]
-    assert log.failed_requests == []
-    assert log.errors() == []
+    assert_quiet(log, path)
+    assert_listener_records(page, log)
 
 
-def _sweep(page, analysis, budgets, cost, exact: bool):
+def _sweep(page, analysis, budgets, cost) -> None:
+    """Set the slider to each budget and compare the whole page's texts, cards and markers with Python's."""
     for budget in budgets:
-        shown = page.evaluate(SET_BUDGET, float(budget))
-        results = analysis.at_budget(float(budget), cost)
-        state = shown["state"]
-        assert state["strategy"] == list(results)
-        for index, (name, result) in enumerate(results.items()):
-            assert state["contacts"][index] == result.contacts, (budget, name)
-            assert bool(state["contacted_everyone"][index]) == result.contacted_everyone
-            for key in ("spend", "depth", "incremental_revenue", "ci_low", "ci_high", "roi", "net"):
-                expected = getattr(result, key)
-                if exact:
-                    assert state[key][index] == expected, (budget, name, key)
-                else:
-                    assert state[key][index] == pytest.approx(expected, rel=1e-9, abs=1e-6), (budget, name, key)
-            if analysis.has_truth:
-                assert state["true_incremental_revenue"][index] == pytest.approx(
-                    result.true_incremental_revenue, rel=1e-12, abs=1e-9
-                )
-        assert shown["kpis"] == snapshot.kpi_markup(analysis, float(budget), cost), budget
-        assert shown["table"] == snapshot.strategy_markup(analysis, float(budget), cost), budget
-        sentence = html.unescape(re.sub(r"<[^>]+>", "", shown["sentence"]))
-        assert sentence == executive_sentence(analysis, float(budget), cost), budget
+        page.evaluate(SET_BUDGET, float(budget))
+        assert wait_for_view(page, analysis, float(budget), cost) == expected_view(analysis, float(budget), cost)
+        share = analysis.at_budget(float(budget), cost)["uplift"].share_targeted
+        assert page.evaluate(MARKERS) == [share, float(budget)], budget
 
 
-def test_every_slider_position_matches_at_budget(logged_page, analysis, tmp_path):
-    """Uniform cost: the browser's numbers are at_budget's, to the bit, at every ninth position and the ends."""
+def _checked_positions(positions: np.ndarray) -> np.ndarray:
+    """The first and last positions, the two before the last, and every 37th in between."""
+    return np.unique(np.concatenate([positions[:1], positions[::37], positions[-3:]]))
+
+
+def test_slider_positions_show_the_python_texts(logged_page, analysis, tmp_path):
+    """Uniform cost: at the first, the last and positions between, the page shows markup.fields exactly."""
     page, log = logged_page
-    open_snapshot(page, log, analysis, BUDGET, COST, tmp_path / "snapshot.html")
-    positions = snapshot.budget_slider(analysis, BUDGET, COST).positions()
-    # spends of $10,500 and $11,500 are exact ties in thousands: Python rounds them half to even ($10k and
-    # $12k) where JavaScript's toFixed would round both up
-    ties = np.array([10_500.0, 11_500.0])
-    assert set(ties) <= set(positions)
-    assert [format_money(spend) for spend in ties] == ["$10k", "$12k"]
-    _sweep(page, analysis, np.unique(np.concatenate([positions[::9], positions[-2:], ties])), COST, exact=True)
-    assert log.errors() == [] and log.external_requests() == []
+    path = tmp_path / "snapshot.html"
+    open_snapshot(page, analysis, BUDGET, COST, path)
+    positions = snapshot_slider.budget_slider(analysis, BUDGET, COST).positions()
+    # the last position contacts everyone: the sentence says so, the page must too
+    assert analysis.view(float(positions[-1]), COST).contacted_everyone
+    _sweep(page, analysis, _checked_positions(positions)[::-1], COST)
+    assert_quiet(log, path)
 
 
-def test_per_user_costs_match_at_budget(logged_page, per_user_cost_analysis, tmp_path):
-    """Per-user costs: contacts go down the score-per-cost ranking until the spend would pass the budget."""
+def test_per_user_cost_positions_show_the_python_texts(logged_page, per_user_cost_analysis, tmp_path):
+    """Per-user costs: contacts go down the score-per-cost ranking; the page shows Python's texts."""
     page, log = logged_page
     analysis = per_user_cost_analysis
-    open_snapshot(page, log, analysis, 1_500.0, None, tmp_path / "snapshot.html")
-    positions = snapshot.budget_slider(analysis, 1_500.0, None).positions()
-    _sweep(page, analysis, np.unique(np.concatenate([positions[::9], positions[-2:]])), None, exact=False)
-    assert log.errors() == [] and log.external_requests() == []
+    path = tmp_path / "snapshot.html"
+    open_snapshot(page, analysis, 1_500.0, None, path)
+    positions = snapshot_slider.budget_slider(analysis, 1_500.0, None).positions()
+    _sweep(page, analysis, _checked_positions(positions)[::-1], None)
+    assert_quiet(log, path)
