@@ -25,7 +25,6 @@ from uplift_studio.core.outputs import (
     check_output,
     write_frame,
     write_json,
-    write_text,
 )
 from uplift_studio.core.reading import read_table
 from uplift_studio.core.readout import ab_readout, format_readout
@@ -252,12 +251,11 @@ def _warn_unseen_levels(customers: pl.DataFrame, categories: dict, source: Path)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from uplift_studio.app.snapshot import snapshot_html
+    from uplift_studio.app.snapshot import write_snapshot
 
     _, analysis = analysis_from_args(args)
     cost = None if analysis.per_user_cost else args.cost_per_contact
-    write_text(snapshot_html(analysis, args.budget, cost), args.out)
-    print(f"wrote the snapshot to {args.out}")
+    print(f"wrote the snapshot to {write_snapshot(analysis, args.out, args.budget, cost)}")
     return 0
 
 

@@ -317,7 +317,7 @@ def test_write_snapshot_writes_the_page(analysis, tmp_path):
 @pytest.mark.parametrize("where", ["missing/snapshot.html", "."])
 def test_an_unwritable_path_is_a_data_error(analysis, tmp_path, where):
     target = tmp_path / where
-    with pytest.raises(DataError, match=rf"{re.escape(str(target))}: cannot write the snapshot \(.+\)\. Check"):
+    with pytest.raises(DataError, match=rf"{re.escape(str(target))}: cannot write \(.+\)\. Check"):
         snapshot.write_snapshot(analysis, target, BUDGET, COST)
 
 

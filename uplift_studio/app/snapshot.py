@@ -27,6 +27,7 @@ from uplift_studio.app.snapshot_slider import CURVE_MARKER, FRONTIER_MARKER, che
 from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.formats import format_money
+from uplift_studio.core.outputs import write_text
 from uplift_studio.core.strategies import STRATEGY_LABELS
 
 DEFAULT_TITLE = "Uplift Studio: executive snapshot"
@@ -199,15 +200,8 @@ def write_snapshot(
     *,
     title: str = DEFAULT_TITLE,
 ) -> Path:
-    """Write :func:`snapshot_html` to ``path`` (UTF-8); a :class:`DataError` names the path when it cannot."""
+    """Write :func:`snapshot_html` to ``path`` (UTF-8) whole or not at all; a :class:`DataError` names the
+    path when it cannot."""
     path = Path(path)
-    page = snapshot_html(analysis, budget, cost_per_contact, title=title)
-    try:
-        path.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise DataError(
-            f"{path}: cannot write the snapshot ({reason}). Check that the folder exists and is writable, "
-            "and that the path is a file name (e.g. snapshot.html)."
-        ) from exc
+    write_text(snapshot_html(analysis, budget, cost_per_contact, title=title), path)
     return path
