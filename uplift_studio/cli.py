@@ -253,9 +253,16 @@ def _warn_unseen_levels(customers: pl.DataFrame, categories: dict, source: Path)
 def cmd_export(args: argparse.Namespace) -> int:
     from uplift_studio.app.snapshot import write_snapshot
 
-    _, analysis = analysis_from_args(args)
+    experiment, analysis = analysis_from_args(args)
     cost = None if analysis.per_user_cost else args.cost_per_contact
-    print(f"wrote the snapshot to {write_snapshot(analysis, args.out, args.budget, cost)}")
+    explanation = None
+    if args.explain:
+        from uplift_studio.core.crossfit import fit_final
+        from uplift_studio.core.explain import explain
+
+        explanation = explain(analysis, experiment, args.budget, cost, fit_final(experiment, analysis.settings.model))
+    path = write_snapshot(analysis, args.out, args.budget, cost, explanation=explanation)
+    print(f"wrote the snapshot to {path}")
     return 0
 
 
@@ -332,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", type=Path, help="also write drivers, profiles, rule and values as JSON")
     export = analysis_command("export", "the executive snapshot: one offline HTML file", cmd_export)
     export.add_argument("--out", type=Path, required=True, help="snapshot file (.html)")
+    export.add_argument(
+        "--explain", action="store_true", help="add the drivers, profiles and targeting rule at the budget"
+    )
     serve = analysis_command("serve", "the analyst's app in the browser", cmd_serve)
     serve.add_argument("--port", type=int, default=5006, help="port (default %(default)s)")
     serve.add_argument("--show", action="store_true", help="open a browser tab")

@@ -46,3 +46,11 @@ def test_explanation_html_states_profiles_rule_and_values(explanation):
     )
     page = explain_views.explanation_html(dataclasses.replace(explanation, binned=hostile))
     assert "<img" not in page and "&lt;img" in page
+
+
+def test_the_snapshot_carries_the_explanation_section(analysis, explanation):
+    from uplift_studio.app import snapshot
+
+    page = snapshot.snapshot_html(analysis, 3_000.0, 2.0, explanation=explanation)
+    assert "Who the persuadables are" in page and "A rule a person can apply" in page
+    assert "Who the persuadables are" not in snapshot.snapshot_html(analysis, 3_000.0, 2.0)

@@ -21,11 +21,12 @@ from bokeh.layouts import column, row
 from bokeh.models import Column, Div, InlineStyleSheet, Span
 from bokeh.models.plots import Plot
 
-from uplift_studio.app import markup, plots
+from uplift_studio.app import explain_views, markup, plots
 from uplift_studio.app.snapshot_file import offline_html
 from uplift_studio.app.snapshot_slider import CURVE_MARKER, FRONTIER_MARKER, check_budget, slider_widget
 from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.explain import Explanation
 from uplift_studio.core.formats import format_money
 from uplift_studio.core.outputs import write_text
 from uplift_studio.core.strategies import STRATEGY_LABELS
@@ -116,7 +117,12 @@ def _manifest_markup(analysis: Analysis, cost_per_contact: float | None, exporte
 
 
 def snapshot_layout(
-    analysis: Analysis, budget: float, cost_per_contact: float | None, *, title: str = DEFAULT_TITLE
+    analysis: Analysis,
+    budget: float,
+    cost_per_contact: float | None,
+    *,
+    title: str = DEFAULT_TITLE,
+    explanation: Explanation | None = None,
 ) -> Column:
     """The snapshot's Bokeh layout: header, KPI cards, budget slider, sentence, strategy table, the four
     views and the manifest. The slider's CustomJS copies each position's precomputed texts and markers."""
@@ -169,6 +175,21 @@ def snapshot_layout(
     deciles = _render(plots.decile_dominance(analysis), 380)
     quadrants = _render(plots.persuadability_quadrants(analysis), 440)
     manifest = div(_manifest_markup(analysis, cost, exported), name="snapshot_manifest")
+    explained = []
+    if explanation is not None:
+        # at the exported budget: the rule and the contacted users' profile are not recomputed per position
+        explained = [
+            div(
+                f"<h2>Who the persuadables are (at the {format_money(budget)} budget)</h2>"
+                + explain_views.explanation_html(explanation),
+                name="snapshot_explanation",
+            ),
+            row(
+                _render(explain_views.drivers_chart(explanation), 300),
+                _render(explain_views.driver_check(explanation.drivers[0]), 300),
+                sizing_mode="stretch_width",
+            ),
+        ]
     return column(
         header,
         kpis,
@@ -178,6 +199,7 @@ def snapshot_layout(
         table,
         row(efficiency, frontier, sizing_mode="stretch_width"),
         row(deciles, quadrants, sizing_mode="stretch_width"),
+        *explained,
         manifest,
         sizing_mode="stretch_width",
         name="snapshot",
@@ -185,11 +207,17 @@ def snapshot_layout(
 
 
 def snapshot_html(
-    analysis: Analysis, budget: float, cost_per_contact: float | None, *, title: str = DEFAULT_TITLE
+    analysis: Analysis,
+    budget: float,
+    cost_per_contact: float | None,
+    *,
+    title: str = DEFAULT_TITLE,
+    explanation: Explanation | None = None,
 ) -> str:
     """The snapshot as one HTML string: inline BokehJS and CSS, no request to any host, deterministic
-    apart from the export date in the manifest."""
-    return offline_html(snapshot_layout(analysis, budget, cost_per_contact, title=title), title)
+    apart from the export date in the manifest. ``explanation`` adds its section (see ``explain``)."""
+    layout = snapshot_layout(analysis, budget, cost_per_contact, title=title, explanation=explanation)
+    return offline_html(layout, title)
 
 
 def write_snapshot(
@@ -199,9 +227,10 @@ def write_snapshot(
     cost_per_contact: float | None,
     *,
     title: str = DEFAULT_TITLE,
+    explanation: Explanation | None = None,
 ) -> Path:
     """Write :func:`snapshot_html` to ``path`` (UTF-8) whole or not at all; a :class:`DataError` names the
     path when it cannot."""
     path = Path(path)
-    write_text(snapshot_html(analysis, budget, cost_per_contact, title=title), path)
+    write_text(snapshot_html(analysis, budget, cost_per_contact, title=title, explanation=explanation), path)
     return path

@@ -50,6 +50,8 @@ def atomic_output(path: Path) -> Iterator[Path]:
     temporary = Path(handle.name)
     try:
         yield temporary
+        # a temporary file is private (0600); the output gets the mode a plain write would have given it
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         os.replace(temporary, path)
     except OSError as exc:
         raise _unwritable(path, exc) from exc
@@ -57,6 +59,12 @@ def atomic_output(path: Path) -> Iterator[Path]:
         raise DataError(f"{path}: cannot write ({exc}). Check the free space and that the folder is writable.") from exc
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _unwritable(path: Path, exc: OSError) -> DataError:
