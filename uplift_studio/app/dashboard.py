@@ -593,13 +593,14 @@ class Dashboard(Economics, pn.viewable.Viewer):
         )
         self._status.object = html.escape(message)
         if pn.state.notifications is not None:
-            pn.state.notifications.success(message, duration=NOTIFICATION_MS)
+            # Notyf writes its message as HTML: file names, columns and labels come from the user's file
+            pn.state.notifications.success(html.escape(message), duration=NOTIFICATION_MS)
 
     def notify_error(self, message: str) -> None:
         self.last_error = message
         self._status.object = f'<span style="color:#b2182b">{html.escape(message)}</span>'
         if pn.state.notifications is not None:
-            pn.state.notifications.error(message, duration=NOTIFICATION_MS)
+            pn.state.notifications.error(html.escape(message), duration=NOTIFICATION_MS)
 
     def contact_list(self) -> pl.DataFrame:
         """The experiment's users to contact under the budget, in targeting order (the core's one builder)."""
