@@ -167,10 +167,10 @@ def build_curve(
     # a boundary closes each tie group: k = [0, ends of groups..., n]
     k = np.concatenate([[0], np.flatnonzero(ranked_key[1:] != ranked_key[:-1]) + 1, [n]]).astype(np.int64)
     del ranked_key
-    treated = treatment[order].astype(np.bool_)
-    n_t = _cumulative_at(treated.astype(np.int64), k)
+    treated = treatment[order].astype(np.bool_, copy=False)
+    n_t = _cumulative_at(treated, k)
     values = outcome[order]
-    treated_values = np.where(treated, values, 0.0)
+    treated_values = values * treated
     # y - y*t is exact (y or 0), so the control part needs no second mask
     control_values = values - treated_values
     del values

@@ -15,6 +15,10 @@ def as_float_array(name: str, values: npt.ArrayLike, fix: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise DataError(f"{name} must be one-dimensional (one value per user); got shape {array.shape}.")
+    # a finite sum means every value is finite (NaN and infinities propagate), without a mask of n booleans;
+    # only a non-finite sum (or an overflow) pays for the mask that finds the rows
+    if np.isfinite(array.sum()):
+        return array
     finite = np.isfinite(array)
     if not finite.all():
         bad = np.flatnonzero(~finite)
