@@ -36,16 +36,16 @@ def _render(dashboard: Dashboard):
 
 
 def _marker(dashboard: Dashboard, root) -> Span:
-    """The Span drawn by the efficiency view: the budget marker."""
-    figure, _ = dashboard._efficiency._models[root.ref["id"]]
-    spans = [model for model in figure.references() if isinstance(model, Span)]
-    assert len(spans) == 1
-    return spans[0]
+    """The Span drawn by the efficiency view: the budget marker, as rendered in this document."""
+    spans = [model for model in root.references() if isinstance(model, Span)]
+    marker = [span for span in dashboard.budget_refs.spans if span in spans]
+    assert len(marker) == 1
+    return marker[0]
 
 
 def _card_value(dashboard: Dashboard, key: str) -> str:
-    html = dashboard._cards[key].object
-    return html.split(f'id="kpi-{key}">', 1)[1].split("<", 1)[0]
+    html = dashboard.cards_pane.object
+    return html.split(f'id="kpi-{key}" data-field="{key}.value">', 1)[1].split("<", 1)[0]
 
 
 class Counter:
@@ -91,9 +91,9 @@ def test_builds_with_numbers_and_sentence(analysis):
     assert _card_value(dashboard, "incremental_revenue") == format_money(figures["incremental_revenue"])
     assert _card_value(dashboard, "contacts") == "1,500"
     assert _card_value(dashboard, "oracle") == format_share(figures["share_of_oracle"])
-    assert dashboard._cards["oracle"].visible
-    assert executive_sentence(analysis, 3_000.0, COST).split(",")[0] in dashboard._sentence.object
-    assert "Uplift model" in dashboard._strategy_table.object
+    assert 'data-kpi="oracle" hidden' not in dashboard.cards_pane.object
+    assert executive_sentence(analysis, 3_000.0, COST).split(",")[0] in dashboard.sentence_pane.object
+    assert "Uplift model" in dashboard.table_pane.object
     assert dashboard._agreement.visible
 
 
@@ -122,9 +122,15 @@ def test_budget_change_updates_numbers_and_marker_without_refit_sort_or_redraw(a
         assert source.data["share_targeted"] is curve_data[id(source)]["share_targeted"]
 
 
+def _comparison_figure(dashboard: Dashboard, root):
+    figures = [figure for figure in dashboard.budget_refs.figures if figure in root.references()]
+    assert len(figures) == 1
+    return figures[0]
+
+
 def _comparison_roi(dashboard: Dashboard, root) -> np.ndarray:
     """The bar heights the comparison view has sent to the page."""
-    figure, _ = dashboard._comparison._models[root.ref["id"]]
+    figure = _comparison_figure(dashboard, root)
     bars = [r for r in figure.renderers if isinstance(r, GlyphRenderer) and isinstance(r.glyph, VBar)]
     assert len(bars) == 1
     return np.asarray(bars[0].data_source.data[bars[0].glyph.top])
@@ -133,7 +139,7 @@ def _comparison_roi(dashboard: Dashboard, root) -> np.ndarray:
 def test_comparison_follows_every_budget_tick_in_place_without_a_redraw(analysis):
     dashboard = build_dashboard(analysis, budget=2_000.0, cost_per_contact=COST)
     root = _render(dashboard)
-    figure, _ = dashboard._comparison._models[root.ref["id"]]
+    figure = _comparison_figure(dashboard, root)
     element = dashboard._comparison.object
     np.testing.assert_allclose(_comparison_roi(dashboard, root), plots.strategy_table(analysis, 2_000.0, COST)["roi"])
     y_range = (figure.y_range.start, figure.y_range.end)
@@ -147,7 +153,7 @@ def test_comparison_follows_every_budget_tick_in_place_without_a_redraw(analysis
         assert format_money(budget) in figure.title.text
         # the same chart, patched: no new element, no new figure, and a fixed ROI axis that holds the bars
         assert dashboard._comparison.object is element
-        assert dashboard._comparison._models[root.ref["id"]][0] is figure
+        assert _comparison_figure(dashboard, root) is figure
         assert (figure.y_range.start, figure.y_range.end) == y_range
         assert y_range[0] <= table["roi_low"].min() and table["roi_high"].max() <= y_range[1]
 
@@ -176,14 +182,14 @@ def test_zero_budget_reads_as_no_contacts(analysis):
 
 def test_bad_upload_is_reported_and_keeps_the_results(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
-    before = {key: pane.object for key, pane in dashboard._cards.items()}
+    before = dashboard.cards_pane.object
     csv = b"group,converted,revenue\n1,0,0\n0,1,20\n"
     dashboard._upload.filename = "no_treatment.csv"
     dashboard._upload.value = csv
     assert "no_treatment.csv" in dashboard.last_error
     assert "'treatment' is not in the file" in dashboard.last_error
     assert dashboard.analysis is analysis
-    assert {key: pane.object for key, pane in dashboard._cards.items()} == before
+    assert dashboard.cards_pane.object == before
     # the file is kept: with the right column named, it validates
     dashboard.last_error = ""
     dashboard.data.treatment_column = "group"
@@ -248,17 +254,18 @@ def test_importing_launch_builds_the_page_and_fits_nothing(app_cache_dir, monkey
 
 
 def test_strategy_table_html_has_every_strategy(analysis):
-    html = Dashboard._strategy_table_html(plots.strategy_table(analysis, 3_000.0, COST))
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    html = dashboard.table_pane.object
     for name in analysis.strategies:
         assert STRATEGY_LABELS[name] in html
-    assert "truth" in html
+    assert "Truth" in html
 
 
 def test_real_data_hides_the_truth(real_like_analysis):
     dashboard = build_dashboard(real_like_analysis, budget=3_000.0, cost_per_contact=COST)
-    assert not dashboard._cards["oracle"].visible
+    assert 'data-kpi="oracle" hidden' in dashboard.cards_pane.object
     assert not dashboard._agreement.visible
-    assert "truth" not in dashboard._strategy_table.object
+    assert "Truth" not in dashboard.table_pane.object
     assert dashboard.param.strategies.objects == ["random", "probability", "uplift"]
 
 

@@ -20,10 +20,10 @@ import holoviews as hv
 import panel as pn
 import param
 import polars as pl
-from bokeh.models import Span
 from panel.io.state import set_curdoc
 
-from uplift_studio.app import plots
+from uplift_studio.app import markup, plots
+from uplift_studio.app.bokeh_refs import BudgetRefs
 from uplift_studio.app.jobs import (
     WARM_START_WAIT,
     AnalysisJob,
@@ -44,13 +44,15 @@ from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT
 from uplift_studio.core.contacts import contact_list
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.formats import format_money, format_roi, format_share
+from uplift_studio.core.formats import format_share
 from uplift_studio.core.strategies import STRATEGY_LABELS
+from uplift_studio.core.view import BudgetView
 
 log = logging.getLogger(__name__)
 
 TITLE = "Uplift Studio"
 NOTIFICATION_MS = 12_000
+VIEW_PAUSE_MS = 100
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -81,37 +83,9 @@ def catch_and_notify(method: Callable) -> Callable:
 # ---------------------------------------------------------------------------------------------------------
 # The dashboard
 
-_CSS = """
-.kpi { padding: 10px 14px; border-radius: 8px; background: #f4f7fb; border: 1px solid #d9e2ec; min-width: 170px; }
-.kpi-label { font-size: 12px; color: #52606d; text-transform: uppercase; letter-spacing: .04em; }
-.kpi-value { font-size: 26px; font-weight: 600; color: #102a43; margin: 2px 0; }
-.kpi-detail { font-size: 12px; color: #52606d; }
-table.us { border-collapse: collapse; font-size: 13px; width: 100%; }
-table.us th, table.us td { padding: 4px 8px; border-bottom: 1px solid #e4e7eb; text-align: right; }
-table.us th:first-child, table.us td:first-child { text-align: left; }
-table.us tr.uplift td { font-weight: 600; }
-table.us td { white-space: nowrap; }
-.sentence { font-size: 16px; line-height: 1.45; color: #102a43; }
+_CSS = markup.CSS + """
 .source { font-size: 13px; color: #52606d; }
 """
-
-KPI_CARDS = (
-    ("incremental_revenue", "Incremental revenue"),
-    ("roi", "ROI"),
-    ("contacts", "Contacts"),
-    ("spend", "Spend"),
-    ("net", "Net (revenue - spend)"),
-    ("lift", "Lift over probability"),
-    ("oracle", "Share of oracle"),
-)
-
-
-def _card(key: str, label: str, value: str, detail: str) -> str:
-    return (
-        f'<div class="kpi"><div class="kpi-label">{html.escape(label)}</div>'
-        f'<div class="kpi-value" id="kpi-{key}">{html.escape(value)}</div>'
-        f'<div class="kpi-detail">{html.escape(detail)}</div></div>'
-    )
 
 
 def _table_html(frame: pl.DataFrame, formats: dict[str, Callable], highlight: str | None = None) -> str:
@@ -133,6 +107,9 @@ class Dashboard(Economics, pn.viewable.Viewer):
     fit = param.Event(label="Fit models", doc="Fit the models on the chosen data and settings (the expensive step).")
     analysis = param.ClassSelector(
         class_=Analysis, default=None, allow_None=True, precedence=-1, doc="The results on screen."
+    )
+    current = param.ClassSelector(
+        class_=BudgetView, default=None, allow_None=True, precedence=-1, doc="Every strategy at the current budget."
     )
     fitting = param.Boolean(default=False, precedence=-1, doc="A fit for this session is under way.")
     last_error = param.String(default="", precedence=-1, doc="The last error shown to the user.")
@@ -172,29 +149,25 @@ class Dashboard(Economics, pn.viewable.Viewer):
     def _build(self) -> None:
         stylesheets = [_CSS]
         self._source = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
-        self._sentence = pn.pane.HTML(
-            '<div class="sentence">Press <b>Fit models</b> to analyse the experiment.</div>',
-            sizing_mode="stretch_width",
-            stylesheets=stylesheets,
+        # the numbers of the budget: bound to the one view computed per tick (see _refresh_view)
+        self.sentence_pane = pn.pane.HTML(
+            pn.bind(self._sentence_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
         )
-        self._cards = {
-            key: pn.pane.HTML(_card(key, label, "-", ""), stylesheets=stylesheets, margin=(5, 8))
-            for key, label in KPI_CARDS
-        }
-        self._strategy_table = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
+        self.cards_pane = pn.pane.HTML(
+            pn.bind(self._cards_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
+        )
+        self.table_pane = pn.pane.HTML(
+            pn.bind(self._strategies_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
+        )
         self._agreement = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
         self._efficiency = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380)
         self._frontier = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._deciles = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._quadrants = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        # The marker is a HoloViews VLine drawn with the curves, and a budget tick moves its Bokeh Span in
-        # place (_move_marker). Any HoloViews refresh, a DynamicMap's included, freezes the Bokeh document and
-        # walks every model of the page when it thaws (~35 ms at the page's ~500 models, most of a tick),
-        # while a Span's location is a plain property: setting it sends one small patch and walks nothing.
-        # The strategy comparison follows the same rule: drawn once per analysis, cost or strategy set, on a
-        # fixed ROI axis, and a budget tick rewrites its bars' and whiskers' data in place (_patch_comparison).
-        self._marker: hv.VLine | None = None
+        # the marker and the comparison are drawn once per analysis, cost or strategy set; a budget tick moves
+        # their Bokeh models, captured by render hooks, in place (see bokeh_refs)
+        self._refs = BudgetRefs()
 
         self._progress = pn.indicators.Progress(value=0, max=1, active=False, sizing_mode="stretch_width", height=18)
         self._status = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
@@ -255,15 +228,15 @@ class Dashboard(Economics, pn.viewable.Viewer):
         )
         self.main = pn.Column(
             self._source,
-            self._sentence,
-            pn.FlexBox(*self._cards.values()),
+            self.sentence_pane,
+            self.cards_pane,
             self._downloads,
             # each view in its own row: Bokeh aligns the frames of plots that share a column, and the
             # frontier's outside legend would then squeeze every other plot's frame to its width
             pn.Row(self._efficiency, sizing_mode="stretch_width"),
             pn.Row(
                 self._comparison,
-                pn.Column("#### Strategies at this budget", self._strategy_table, width=690),
+                pn.Column("#### Strategies at this budget", self.table_pane, width=690),
                 sizing_mode="stretch_width",
             ),
             pn.Row(self._frontier, sizing_mode="stretch_width"),
@@ -288,6 +261,11 @@ class Dashboard(Economics, pn.viewable.Viewer):
             callback=self._snapshot_file, filename="uplift_snapshot.html", label="Download snapshot", width=230
         )
 
+    @property
+    def budget_refs(self) -> BudgetRefs:
+        """The Bokeh models a budget tick moves (the marker's Spans, the comparison's sources), read-only."""
+        return self._refs
+
     # -- reading the analysis (cheap) ---------------------------------------------------------------------
 
     def _cost(self) -> float | None:
@@ -305,113 +283,46 @@ class Dashboard(Economics, pn.viewable.Viewer):
             return None
         return plots.kpis(self.analysis, self._budget(), self._cost())
 
-    @param.depends("budget", watch=True)
-    def _on_budget(self) -> None:
-        """A budget change: the numbers, the marker and the comparison's bars move in place; nothing is
-        redrawn, refitted or re-sorted."""
-        self._update_numbers()
-        self._move_marker()
-        self._patch_comparison()
-
-    @param.depends("cost_per_contact", watch=True)
-    def _on_cost(self) -> None:
-        # a new cost changes the comparison's ROI axis, so it is drawn anew (the frontier redraws itself)
-        self._update_numbers()
-        self._move_marker()
-        self._draw_comparison()
-
-    @param.depends("strategies", watch=True)
+    @param.depends("budget", "cost_per_contact", "analysis", watch=True)
     @catch_and_notify
-    def _draw_comparison(self) -> None:
-        if self.analysis is None:
-            return
-        self._comparison.object = plots.strategy_comparison(
-            self.analysis, self._budget(), self._cost(), fixed_axis=True
-        ).opts(title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh")
+    def _refresh_view(self) -> None:
+        """The one read of a budget tick: every strategy's results, computed once, that the cards, the table,
+        the sentence, the marker and the comparison all show."""
+        self.current = None if self.analysis is None else self.analysis.view(self._budget(), self._cost())
 
+    @param.depends("current", watch=True)
     @catch_and_notify
-    def _patch_comparison(self) -> None:
-        if self.analysis is None or self._comparison.object is None:
+    def _move_budget_layers(self) -> None:
+        """The marker and the comparison's bars move in place; nothing is redrawn, refitted or re-sorted."""
+        if self.current is None:
             return
-        columns = plots.strategy_comparison_columns(self.analysis, self._budget(), self._cost())
-        for model, _ in list(self._comparison._models.values()):
-            plots.patch_strategy_comparison(model, columns)
-
-    @catch_and_notify
-    def _move_marker(self) -> None:
-        if self.analysis is None or self._marker is None:
-            return
-        share = plots.budget_marker(self.analysis, self._budget(), self._cost()).data
-        self._marker.data = share  # a later redraw of the pane starts from the current budget
-        for model, _ in list(self._efficiency._models.values()):
-            for span in model.select({"type": Span}):
-                span.location = share
-
-    @catch_and_notify
-    def _update_numbers(self) -> None:
-        figures = self.kpis()
-        if figures is None:
-            return
-        analysis = self.analysis
-        share_of_population = figures["contacts"] / analysis.population
-        cards = {
-            "incremental_revenue": (
-                format_money(figures["incremental_revenue"]),
-                f"95% interval {format_money(figures['ci_low'])} to {format_money(figures['ci_high'])}",
-            ),
-            "roi": (
-                format_roi(figures["roi"]),
-                f"95% interval {format_roi(figures['roi_low'])} to {format_roi(figures['roi_high'])}",
-            ),
-            "contacts": (f"{figures['contacts']:,}", f"{share_of_population:.1%} of {analysis.population:,} customers"),
-            "spend": (format_money(figures["spend"]), f"of a {format_money(self.budget)} budget"),
-            "net": (format_money(figures["net"]), "incremental revenue minus spend"),
-            "lift": (
-                format_share(figures["lift_over_probability"], signed=True),
-                f"vs {format_money(figures['probability_incremental_revenue'])} targeting likely buyers",
-            ),
-            "oracle": (
-                format_share(figures["share_of_oracle"]),
-                "of the true value the best ranking would earn",
-            ),
-        }
-        for key, label in KPI_CARDS:
-            value, detail = cards[key]
-            self._cards[key].object = _card(key, label, value, detail)
-        self._cards["oracle"].visible = figures["share_of_oracle"] is not None
-        sentence = analysis.view(self._budget(), self._cost()).sentence
-        self._sentence.object = f'<div class="sentence">{html.escape(sentence)}</div>'
-        table = plots.strategy_table(analysis, self._budget(), self._cost())
-        self._strategy_table.object = self._strategy_table_html(table)
+        self._refs.move_marker(self.current.uplift.share_targeted)
+        self._refs.patch_comparison(plots.comparison_columns(self.current))
 
     @staticmethod
-    def _strategy_table_html(table: pl.DataFrame) -> str:
-        intervals = [
-            f"{format_money(low)} to {format_money(high)}"
-            for low, high in zip(table["ci_low"], table["ci_high"], strict=True)
-        ]
-        shown = table.select(
-            pl.col("strategy").replace_strict(STRATEGY_LABELS, default=pl.col("strategy")),
-            "contacts",
-            "incremental_revenue",
-            pl.Series("95% interval", intervals),
-            "roi",
-            "net",
-            "true_incremental_revenue",
+    def _cards_html(view: BudgetView | None) -> str:
+        return "" if view is None else markup.kpi_html(view)
+
+    @staticmethod
+    def _strategies_html(view: BudgetView | None) -> str:
+        return "" if view is None else markup.strategy_table_html(view)
+
+    @staticmethod
+    def _sentence_html(view: BudgetView | None) -> str:
+        if view is None:
+            return '<p class="sentence">Press <b>Fit models</b> to analyse the experiment.</p>'
+        return markup.sentence_html(view)
+
+    @param.depends("cost_per_contact", "strategies", watch=True)
+    @catch_and_notify
+    def _draw_comparison(self) -> None:
+        # a new cost changes the comparison's ROI axis, so it is drawn anew
+        if self.analysis is None:
+            return
+        element = plots.strategy_comparison(self.analysis, self._budget(), self._cost(), fixed_axis=True).opts(
+            title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh"
         )
-        if shown["true_incremental_revenue"].null_count() == shown.height:
-            shown = shown.drop("true_incremental_revenue")
-        shown = shown.rename(
-            {"incremental_revenue": "incr. revenue", "roi": "ROI", "true_incremental_revenue": "truth"}, strict=False
-        )
-        formats = {
-            "contacts": lambda v: f"{v:,}",
-            "incr. revenue": format_money,
-            "ROI": format_roi,
-            "net": format_money,
-            "truth": format_money,
-        }
-        return _table_html(shown, formats, highlight=STRATEGY_LABELS["uplift"])
+        self._comparison.object = self._refs.comparison(element)
 
     # -- drawing (only when the analysis, the strategies or the cost change) -----------------------------
 
@@ -420,11 +331,16 @@ class Dashboard(Economics, pn.viewable.Viewer):
     def _draw_strategy_views(self) -> None:
         if self.analysis is None:
             return
-        strategies = self.strategies or None
-        self._marker = plots.budget_marker(self.analysis, self._budget(), self._cost())
-        self._efficiency.object = plots.compose(plots.efficiency_curve(self.analysis, strategies), self._marker)
-        self._deciles.object = plots.decile_dominance(self.analysis, strategies)
+        self._draw_efficiency()
+        self._draw_deciles()
         self._draw_frontier()
+
+    def _draw_efficiency(self) -> None:
+        marker = self._refs.marker(plots.budget_marker(self.analysis, self._budget(), self._cost()))
+        self._efficiency.object = plots.compose(plots.efficiency_curve(self.analysis, self.strategies or None), marker)
+
+    def _draw_deciles(self) -> None:
+        self._deciles.object = plots.decile_dominance(self.analysis, self.strategies or None)
 
     @param.depends("cost_per_contact", watch=True)
     @catch_and_notify
@@ -434,9 +350,15 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self._frontier.object = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
 
     def _draw_analysis_views(self) -> None:
-        analysis = self.analysis
-        self._quadrants.object = plots.persuadability_quadrants(analysis)
+        self._draw_quadrants()
         self._draw_comparison()
+        self._draw_notes()
+
+    def _draw_quadrants(self) -> None:
+        self._quadrants.object = plots.persuadability_quadrants(self.analysis)
+
+    def _draw_notes(self) -> None:
+        analysis = self.analysis
         agreement = plots.segment_agreement_table(analysis)
         self._agreement.visible = agreement is not None
         if agreement is not None:
@@ -457,6 +379,37 @@ class Dashboard(Economics, pn.viewable.Viewer):
             self._draw_analysis_views()
             self._draw_strategy_views()
 
+    def _draw_views_one_by_one(self) -> None:
+        """The views of a new session, each in its own turn of the session's event loop.
+
+        Rendering the five views takes seconds on a busy machine, and a session handles its events one at a
+        time: drawn in one callback they held back the session's first budget change until all were done
+        (measured: 4-5 s, the first change taking twice and more a later one). Each view schedules the next
+        only when it is done, so a budget change that arrives in between waits for one view at most."""
+        document = pn.state.curdoc
+        steps = [
+            self._draw_efficiency,
+            self._draw_comparison,
+            self._draw_frontier,
+            self._draw_deciles,
+            self._draw_quadrants,
+            self._draw_notes,
+        ]
+        if document is None or document.session_context is None:
+            for step in steps:
+                step()
+            return
+
+        def run(remaining: list[Callable[[], None]]) -> None:
+            with set_curdoc(document):
+                remaining[0]()
+            if len(remaining) > 1:
+                # a pause, not a next tick: Panel hands the browser's events to the session a moment after
+                # they arrive, and a next tick would always come before them
+                document.add_timeout_callback(functools.partial(run, remaining[1:]), VIEW_PAUSE_MS)
+
+        document.add_next_tick_callback(functools.partial(run, steps))
+
     def _apply(self, analysis: Analysis, experiment: Experiment | None, *, defer_views: bool = False) -> None:
         """Show a new analysis: the one place that redraws the curves.
 
@@ -473,9 +426,9 @@ class Dashboard(Economics, pn.viewable.Viewer):
             self.param.strategies.objects = available
             self.strategies = [name for name in (self.strategies or available) if name in available] or available
         # the headline first: in a session each step is sent as it happens, and the plots take seconds
-        self._update_numbers()
+        self._refresh_view()
         if defer_views:
-            pn.state.onload(self._draw_views)
+            pn.state.onload(self._draw_views_one_by_one)
         else:
             self._draw_views()
         self._status.object = (

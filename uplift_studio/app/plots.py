@@ -23,6 +23,7 @@ from uplift_studio.core.formats import format_money
 from uplift_studio.core.segments import SEGMENTS
 from uplift_studio.core.stats import Z95
 from uplift_studio.core.strategies import STRATEGY_LABELS
+from uplift_studio.core.view import BudgetView
 
 STRATEGY_COLORS = {"random": "#8c8c8c", "probability": "#d95f02", "uplift": "#1f78b4", "oracle": "#33a02c"}
 SEGMENT_COLORS = {"persuadable": "#1b7837", "sure thing": "#5e3c99", "lost cause": "#636363", "sleeping dog": "#b2182b"}
@@ -191,7 +192,11 @@ def efficiency_curve(analysis: Analysis, strategies: Sequence[str] | None = None
 
 def budget_marker(analysis: Analysis, budget: float, cost_per_contact: float | None) -> hv.VLine:
     """The share of users the budget reaches down the uplift ranking: its own cheap layer over the curve."""
-    share = analysis.at_budget(budget, cost_per_contact)["uplift"].share_targeted
+    return marker_at(analysis.at_budget(budget, cost_per_contact)["uplift"].share_targeted)
+
+
+def marker_at(share: float) -> hv.VLine:
+    """The budget marker at a share of users targeted."""
     return hv.VLine(share, kdims=[SHARE, REVENUE]).opts(
         backend="bokeh", color="#e7298a", line_width=2, line_dash="dotdash"
     )
@@ -485,9 +490,14 @@ def _results_frame(results: dict[str, StrategyResult]) -> pl.DataFrame:
 
 
 def strategy_comparison_columns(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
-    """The comparison's data at ``budget``: bars (ROI, revenue, contacts), whiskers (interval) and the true
-    ROI, as plain columns; what :func:`strategy_comparison` draws and what a budget tick patches in place."""
-    table = strategy_table(analysis, budget, cost_per_contact)
+    """The comparison's data at ``budget`` (see :func:`comparison_columns`)."""
+    return comparison_columns(analysis.view(budget, cost_per_contact))
+
+
+def comparison_columns(view: BudgetView) -> dict:
+    """The comparison's data at the view's budget: bars (ROI, revenue, contacts), whiskers (interval) and the
+    true ROI, as plain columns; what :func:`strategy_comparison` draws and what a budget tick sends in place."""
+    table = _results_frame(view.results)
     spend = table["spend"].replace(0.0, None)
     return {
         "strategy": table["strategy"].to_list(),
@@ -497,7 +507,7 @@ def strategy_comparison_columns(analysis: Analysis, budget: float, cost_per_cont
         "incremental_revenue": table["incremental_revenue"].to_numpy(),
         "contacts": table["contacts"].to_numpy(),
         "true_roi": (table["true_incremental_revenue"] / spend).fill_null(np.nan).to_numpy(),
-        "title": f"ROI by strategy at a {format_money(budget)} budget (95% interval)",
+        "title": f"ROI by strategy at a {format_money(view.budget)} budget (95% interval)",
     }
 
 
@@ -562,26 +572,6 @@ def strategy_comparison(
         legend_position="top_left",
         **limits,
     )
-
-
-def patch_strategy_comparison(figure, columns: dict) -> None:
-    """Rewrite a rendered comparison's data in place: the bars' heights and hover values, the whiskers and
-    the true-ROI markers. Setting a data source's columns sends one small patch to the browser, where a
-    HoloViews redraw would walk every model of the page (tens of milliseconds on the dashboard)."""
-    from bokeh.models import GlyphRenderer, Whisker
-
-    for renderer in figure.select({"type": GlyphRenderer}):
-        data = renderer.data_source.data
-        if "roi" in data and "contacts" in data:
-            renderer.data_source.data.update(
-                roi=columns["roi"], incremental_revenue=columns["incremental_revenue"], contacts=columns["contacts"]
-            )
-        elif "true_roi" in data:
-            renderer.data_source.data.update(true_roi=columns["true_roi"])
-    for whisker in figure.select({"type": Whisker}):
-        whisker.source.data.update(lower=columns["roi_low"], upper=columns["roi_high"])
-    if figure.title is not None:
-        figure.title.text = columns["title"]
 
 
 def kpis(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
