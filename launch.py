@@ -5,6 +5,6 @@ Panel runs this script once per browser session, so it only builds the page: the
 process in a worker thread (and cached on disk), and every later session shows the finished analysis at once.
 """
 
-from uplift_studio.app.dashboard import TITLE, build_dashboard
+from uplift_studio.app.server import TITLE, build_dashboard
 
 build_dashboard().servable(title=TITLE)

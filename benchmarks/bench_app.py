@@ -97,7 +97,7 @@ def time_budget_changes(users: int, changes: int) -> dict[str, float]:
     import panel as pn
     from bokeh.document import Document
 
-    from uplift_studio.app.dashboard import build_dashboard
+    from uplift_studio.app.server import build_dashboard
     from uplift_studio.core.analysis import run_analysis
     from uplift_studio.core.simulate import simulate_campaign
 

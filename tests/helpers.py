@@ -30,7 +30,7 @@ def serve_in_thread(experiment, settings, *, budget: float, cost_per_contact: fl
     import panel as pn
     from panel.tests.util import wait_until
 
-    from uplift_studio.app.dashboard import serve
+    from uplift_studio.app.server import serve
 
     server_id = uuid.uuid4().hex
     thread = serve(

@@ -267,7 +267,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from uplift_studio.app.dashboard import serve
+    from uplift_studio.app.server import serve
 
     _check_economics(args)
     experiment = experiment_from_args(args)

@@ -16,7 +16,8 @@ import uplift_studio.core.analysis as core_analysis
 import uplift_studio.core.curve as core_curve
 from uplift_studio.app import jobs as jobs_module
 from uplift_studio.app import plots
-from uplift_studio.app.dashboard import Dashboard, build_dashboard
+from uplift_studio.app.dashboard import Dashboard
+from uplift_studio.app.server import build_dashboard
 from uplift_studio.app.state import DataSource, ModelChoice
 from uplift_studio.core.contacts import CONTACT_COLUMNS
 from uplift_studio.core.formats import format_money, format_roi, format_share

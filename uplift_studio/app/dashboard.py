@@ -14,9 +14,8 @@ import importlib.util
 import io
 import logging
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 
-import holoviews as hv
 import panel as pn
 import param
 import polars as pl
@@ -24,14 +23,13 @@ from panel.io.state import set_curdoc
 
 from uplift_studio.app import markup, plots
 from uplift_studio.app.bokeh_refs import BudgetRefs
+from uplift_studio.app.fitting import FitControls
 from uplift_studio.app.jobs import (
-    WARM_START_WAIT,
-    AnalysisJob,
     ExperimentFactory,
     Provided,
-    analysis_job,
-    finished_analysis,
 )
+from uplift_studio.app.notify import catch_and_notify
+from uplift_studio.app.plot_style import compose
 from uplift_studio.app.state import (
     MAPPING_FIELDS,
     MAX_BUDGET,
@@ -40,7 +38,7 @@ from uplift_studio.app.state import (
     ModelChoice,
     experiment_from_bytes,
 )
-from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
+from uplift_studio.core.analysis import Analysis, AnalysisSettings
 from uplift_studio.core.contacts import contact_list
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.errors import DataError
@@ -53,31 +51,6 @@ log = logging.getLogger(__name__)
 TITLE = "Uplift Studio"
 NOTIFICATION_MS = 12_000
 VIEW_PAUSE_MS = 100
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Errors reach the user
-
-
-def catch_and_notify(method: Callable) -> Callable:
-    """Run a dashboard callback so that no error is lost and none breaks the page (after lumen's
-    ``catch_and_notify``): a :class:`DataError` (bad upload, missing column, bad setting) becomes an error
-    notification with its message; anything else is logged with its traceback and notified. The callback's
-    partial work is not applied, so the results already on screen stay."""
-
-    @functools.wraps(method)
-    def wrapper(self: Dashboard, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except DataError as error:
-            log.info("%s: %s", method.__qualname__, error)
-            self.notify_error(str(error))
-        except Exception as error:
-            log.exception("%s failed", method.__qualname__)
-            self.notify_error(f"Unexpected error ({type(error).__name__}: {error}). The previous results are kept.")
-        return None
-
-    return wrapper
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -101,17 +74,15 @@ def _table_html(frame: pl.DataFrame, formats: dict[str, Callable], highlight: st
     return f'<table class="us"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-class Dashboard(Economics, pn.viewable.Viewer):
+class Dashboard(Economics, FitControls, pn.viewable.Viewer):
     """Settings in the sidebar; KPIs, the sentence, the views and the downloads in the main area."""
 
-    fit = param.Event(label="Fit models", doc="Fit the models on the chosen data and settings (the expensive step).")
     analysis = param.ClassSelector(
         class_=Analysis, default=None, allow_None=True, precedence=-1, doc="The results on screen."
     )
     current = param.ClassSelector(
         class_=BudgetView, default=None, allow_None=True, precedence=-1, doc="Every strategy at the current budget."
     )
-    fitting = param.Boolean(default=False, precedence=-1, doc="A fit for this session is under way.")
     last_error = param.String(default="", precedence=-1, doc="The last error shown to the user.")
 
     def __init__(
@@ -278,11 +249,6 @@ class Dashboard(Economics, pn.viewable.Viewer):
         # a $0 budget buys no contact; the core wants a positive amount, and a cent buys none either
         return max(float(self.budget), 0.01)
 
-    def kpis(self) -> dict | None:
-        if self.analysis is None:
-            return None
-        return plots.kpis(self.analysis, self._budget(), self._cost())
-
     @param.depends("budget", "cost_per_contact", "analysis", watch=True)
     @catch_and_notify
     def _refresh_view(self) -> None:
@@ -337,7 +303,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
 
     def _draw_efficiency(self) -> None:
         marker = self._refs.marker(plots.budget_marker(self.analysis, self._budget(), self._cost()))
-        self._efficiency.object = plots.compose(plots.efficiency_curve(self.analysis, self.strategies or None), marker)
+        self._efficiency.object = compose(plots.efficiency_curve(self.analysis, self.strategies or None), marker)
 
     def _draw_deciles(self) -> None:
         self._deciles.object = plots.decile_dominance(self.analysis, self.strategies or None)
@@ -348,11 +314,6 @@ class Dashboard(Economics, pn.viewable.Viewer):
         if self.analysis is None:
             return
         self._frontier.object = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
-
-    def _draw_analysis_views(self) -> None:
-        self._draw_quadrants()
-        self._draw_comparison()
-        self._draw_notes()
 
     def _draw_quadrants(self) -> None:
         self._quadrants.object = plots.persuadability_quadrants(self.analysis)
@@ -373,11 +334,17 @@ class Dashboard(Economics, pn.viewable.Viewer):
             f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
         )
 
+    def _view_steps(self) -> list[Callable[[], None]]:
+        return [self._draw_efficiency, self._draw_comparison, self._draw_frontier, self._draw_deciles] + [
+            self._draw_quadrants,
+            self._draw_notes,
+        ]
+
     def _draw_views(self) -> None:
         # one message for the five views: the browser lays the page out once, not once per view
         with pn.io.hold():
-            self._draw_analysis_views()
-            self._draw_strategy_views()
+            for draw in self._view_steps():
+                draw()
 
     def _draw_views_one_by_one(self) -> None:
         """The views of a new session, each in its own turn of the session's event loop.
@@ -387,14 +354,7 @@ class Dashboard(Economics, pn.viewable.Viewer):
         (measured: 4-5 s, the first change taking twice and more a later one). Each view schedules the next
         only when it is done, so a budget change that arrives in between waits for one view at most."""
         document = pn.state.curdoc
-        steps = [
-            self._draw_efficiency,
-            self._draw_comparison,
-            self._draw_frontier,
-            self._draw_deciles,
-            self._draw_quadrants,
-            self._draw_notes,
-        ]
+        steps = self._view_steps()
         if document is None or document.session_context is None:
             for step in steps:
                 step()
@@ -434,100 +394,6 @@ class Dashboard(Economics, pn.viewable.Viewer):
         self._status.object = (
             f"Models fitted ({analysis.settings.model.folds}-fold cross-fitting, {html.escape(analysis.created)})."
         )
-
-    # -- fitting (expensive: a worker thread, once per process per data and settings) -------------------
-
-    def _request(self) -> tuple[Hashable, ExperimentFactory, AnalysisSettings]:
-        settings = self.model.settings(self._base_settings)
-        if self.data.source == "provided" and self._provided is not None:
-            return (self._provided.key, settings), self._provided.get, settings
-        revenue_per_conversion = self.revenue_per_conversion
-        data = self.data
-        key = data.key(revenue_per_conversion)
-        snapshot = {name: getattr(data, name) for name in data.param if name != "name"}
-
-        def build() -> Experiment:
-            # the form can change while the worker runs: build from the values at the time of the click
-            return DataSource(**snapshot).experiment(revenue_per_conversion)
-
-        return (key, settings), build, settings
-
-    def _show_finished_if_any(self) -> None:
-        try:
-            key, _, _ = self._request()
-        except DataError:
-            return
-        job = finished_analysis(key)
-        if job is not None:
-            self._apply(job.future.result(), job.experiment, defer_views=_in_session())
-
-    def prefetch(self) -> AnalysisJob | None:
-        """Start (or join) the fit of the current data and settings without waiting for it."""
-        try:
-            key, build, settings = self._request()
-        except DataError:
-            return None  # e.g. no file yet: "Fit models" will say so
-        return analysis_job(key, build, settings)
-
-    @param.depends("fit", watch=True)
-    def _on_fit(self) -> None:
-        self.start_fit()
-
-    @catch_and_notify
-    def start_fit(self, wait: bool | None = None) -> AnalysisJob | None:
-        """Fit (or fetch) the analysis for the current data and settings.
-
-        In a served session the fit runs in the worker thread and the page follows its progress; elsewhere
-        (tests, scripts) or with ``wait=True`` it blocks until the analysis is shown.
-        """
-        key, build, settings = self._request()
-        job = analysis_job(key, build, settings)
-        doc = pn.state.curdoc
-        served = doc is not None and doc.session_context is not None
-        if wait is None:
-            wait = not served
-        if wait:
-            job.future.exception()  # blocks until done
-            self._finish(job)
-            return job
-        self.fitting = True
-        self._progress.active = True
-        self._set_progress(job.done, job.total)
-        self._status.object = "Preparing the data..."
-        job.subscribe(self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job)))
-        return job
-
-    def _on_progress(self, done: int, total: int) -> None:
-        # called from the worker thread; Panel forwards the change to the session's event loop
-        self._set_progress(done, total)
-        self._status.object = f"Fitting models: fold {done} of {total} done"
-
-    def _set_progress(self, done: int, total: int) -> None:
-        # max first, on its own: the bar bounds its value by max only once a max change has been processed
-        self._progress.max = max(total, done, 1)
-        self._progress.value = min(done, self._progress.max)
-
-    @staticmethod
-    def _schedule(doc, callback: Callable[[], None]) -> None:
-        def run() -> None:
-            with set_curdoc(doc):
-                callback()
-
-        try:
-            doc.add_next_tick_callback(run)
-        except Exception:  # the session closed while the models were fitting
-            log.debug("session gone before the fit finished", exc_info=True)
-
-    @catch_and_notify
-    def _finish(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
-        self.fitting = False
-        self._progress.active = False
-        self._progress.value = self._progress.max
-        error = job.future.exception()
-        if error is not None:
-            self._status.object = "The fit failed; the previous results are kept."
-            raise error
-        self._apply(job.future.result(), job.experiment, defer_views=defer_views)
 
     # -- uploads and downloads ----------------------------------------------------------------------------
 
@@ -576,99 +442,3 @@ class Dashboard(Economics, pn.viewable.Viewer):
         if self.analysis is None:
             raise DataError("no results yet: press Fit models first.")
         return io.StringIO(snapshot_html(self.analysis, self._budget(), self._cost()))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Entry points
-
-
-def _in_session() -> bool:
-    return pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
-
-
-def build_dashboard(
-    analysis: Analysis | None = None,
-    *,
-    experiment: Experiment | ExperimentFactory | Provided | None = None,
-    settings: AnalysisSettings | None = None,
-    budget: float = DEFAULT_BUDGET,
-    cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
-    revenue_per_conversion: float | None = None,
-    autofit: bool = True,
-    **params,
-) -> Dashboard:
-    """The dashboard of one session.
-
-    ``analysis`` shows finished results at once (tests, scripts). Without it the data is ``experiment`` (an
-    :class:`Experiment` or a zero-argument factory, e.g. the CLI's ``--data``) or else the data form's default,
-    the simulated campaign; in a served session the fit then starts when the page has loaded, unless
-    another session already has the same analysis in memory. ``params`` set any other parameter.
-    """
-    pn.extension(notifications=True)
-    hv.extension("bokeh")
-    dashboard = Dashboard(
-        analysis,
-        experiment=experiment,
-        settings=settings,
-        budget=budget,
-        cost_per_contact=cost_per_contact,
-        revenue_per_conversion=revenue_per_conversion,
-        **params,
-    )
-    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
-    if autofit and served and dashboard.analysis is None:
-        job = dashboard.prefetch()  # the fit (or the disk-cache read) runs while the browser loads the page
-        if job is not None and job.cache_checked.wait(WARM_START_WAIT) and job.cache_hit:
-            # a warm disk cache answers in a fraction of a second: wait for it, so that the first page the
-            # browser receives already holds the numbers instead of an empty frame and a later update
-            job.future.exception(timeout=WARM_START_WAIT)
-        if job is not None and job.future.done():
-            dashboard._finish(job, defer_views=True)
-        else:
-            pn.state.onload(dashboard.start_fit)
-    return dashboard
-
-
-def serve(
-    experiment: Experiment | ExperimentFactory | None = None,
-    *,
-    settings: AnalysisSettings | None = None,
-    budget: float = DEFAULT_BUDGET,
-    cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
-    revenue_per_conversion: float | None = None,
-    port: int = 5006,
-    address: str | None = None,
-    show: bool = False,
-    threaded: bool = False,
-    **server_options,
-):
-    """Serve the app (what ``uplift-studio serve`` calls); blocks unless ``threaded=True``.
-
-    ``experiment`` is an :class:`Experiment`, a zero-argument function returning one, or None for the
-    simulated campaign of the data form. Its fit starts at once in the background, before any browser
-    connects, and every session shares it. Returns what ``panel.serve`` returns (a server, or its thread).
-    """
-    provided = Provided(experiment) if experiment is not None else None
-    if provided is not None:
-        key = (provided.key, settings or AnalysisSettings())
-        analysis_job(key, provided.get, settings or AnalysisSettings())
-
-    def app() -> pn.template.BootstrapTemplate:
-        dashboard = build_dashboard(
-            experiment=provided,  # one experiment and one key per process, whichever session asks
-            settings=settings,
-            budget=budget,
-            cost_per_contact=cost_per_contact,
-            revenue_per_conversion=revenue_per_conversion,
-        )
-        return dashboard.__panel__()
-
-    return pn.serve(
-        {"/": app},
-        port=port,
-        address=address,
-        show=show,
-        threaded=threaded,
-        title=TITLE,
-        **server_options,
-    )

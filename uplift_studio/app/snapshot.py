@@ -22,6 +22,7 @@ from bokeh.models import Column, Div, InlineStyleSheet, Span
 from bokeh.models.plots import Plot
 
 from uplift_studio.app import explain_views, markup, plots
+from uplift_studio.app.plot_style import compose
 from uplift_studio.app.snapshot_file import offline_html
 from uplift_studio.app.snapshot_slider import CURVE_MARKER, FRONTIER_MARKER, check_budget, slider_widget
 from uplift_studio.core.analysis import Analysis
@@ -160,9 +161,9 @@ def snapshot_layout(
     )
 
     efficiency = _render(
-        plots.compose(plots.efficiency_curve(analysis), plots.budget_marker(analysis, budget, cost)), 380
+        compose(plots.efficiency_curve(analysis), plots.budget_marker(analysis, budget, cost)), 380
     )
-    frontier_element = plots.compose(
+    frontier_element = compose(
         plots.budget_frontier(analysis, cost),
         hv.VLine(budget, kdims=[plots.BUDGET, plots.REVENUE]).opts(**_marker_style(analysis, budget, cost)),
     )

@@ -1,0 +1,126 @@
+"""Fitting from a session: the expensive step runs in the shared worker (``jobs``), once per process per
+data and settings, and the session follows its progress; a finished analysis is shown with ``_apply``."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Hashable
+
+import panel as pn
+import param
+from panel.io.state import set_curdoc
+
+from uplift_studio.app.jobs import AnalysisJob, ExperimentFactory, analysis_job, finished_analysis
+from uplift_studio.app.notify import catch_and_notify
+from uplift_studio.app.state import DataSource
+from uplift_studio.core.analysis import AnalysisSettings
+from uplift_studio.core.data import Experiment
+from uplift_studio.core.errors import DataError
+
+log = logging.getLogger("uplift_studio.app.dashboard")
+
+
+def in_session() -> bool:
+    return pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+
+
+class FitControls(param.Parameterized):
+    """The fit button's state and the fit's life in a session (the dashboard provides the widgets)."""
+
+    fit = param.Event(label="Fit models", doc="Fit the models on the chosen data and settings (the expensive step).")
+    fitting = param.Boolean(default=False, precedence=-1, doc="A fit for this session is under way.")
+
+
+    def _request(self) -> tuple[Hashable, ExperimentFactory, AnalysisSettings]:
+        settings = self.model.settings(self._base_settings)
+        if self.data.source == "provided" and self._provided is not None:
+            return (self._provided.key, settings), self._provided.get, settings
+        revenue_per_conversion = self.revenue_per_conversion
+        data = self.data
+        key = data.key(revenue_per_conversion)
+        snapshot = {name: getattr(data, name) for name in data.param if name != "name"}
+
+        def build() -> Experiment:
+            # the form can change while the worker runs: build from the values at the time of the click
+            return DataSource(**snapshot).experiment(revenue_per_conversion)
+
+        return (key, settings), build, settings
+
+    def _show_finished_if_any(self) -> None:
+        try:
+            key, _, _ = self._request()
+        except DataError:
+            return
+        job = finished_analysis(key)
+        if job is not None:
+            self._apply(job.future.result(), job.experiment, defer_views=in_session())
+
+    def prefetch(self) -> AnalysisJob | None:
+        """Start (or join) the fit of the current data and settings without waiting for it."""
+        try:
+            key, build, settings = self._request()
+        except DataError:
+            return None  # e.g. no file yet: "Fit models" will say so
+        return analysis_job(key, build, settings)
+
+    @param.depends("fit", watch=True)
+    def _on_fit(self) -> None:
+        self.start_fit()
+
+    @catch_and_notify
+    def start_fit(self, wait: bool | None = None) -> AnalysisJob | None:
+        """Fit (or fetch) the analysis for the current data and settings.
+
+        In a served session the fit runs in the worker thread and the page follows its progress; elsewhere
+        (tests, scripts) or with ``wait=True`` it blocks until the analysis is shown.
+        """
+        key, build, settings = self._request()
+        job = analysis_job(key, build, settings)
+        doc = pn.state.curdoc
+        served = doc is not None and doc.session_context is not None
+        if wait is None:
+            wait = not served
+        if wait:
+            job.future.exception()  # blocks until done
+            self._finish(job)
+            return job
+        self.fitting = True
+        self._progress.active = True
+        self._set_progress(job.done, job.total)
+        self._status.object = "Preparing the data..."
+        job.subscribe(self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job)))
+        return job
+
+    def _on_progress(self, done: int, total: int) -> None:
+        # called from the worker thread; Panel forwards the change to the session's event loop
+        self._set_progress(done, total)
+        self._status.object = f"Fitting models: fold {done} of {total} done"
+
+    def _set_progress(self, done: int, total: int) -> None:
+        # max first, on its own: the bar bounds its value by max only once a max change has been processed
+        self._progress.max = max(total, done, 1)
+        self._progress.value = min(done, self._progress.max)
+
+    @staticmethod
+    def _schedule(doc, callback: Callable[[], None]) -> None:
+        def run() -> None:
+            with set_curdoc(doc):
+                callback()
+
+        try:
+            doc.add_next_tick_callback(run)
+        except Exception:  # the session closed while the models were fitting
+            log.debug("session gone before the fit finished", exc_info=True)
+
+    @catch_and_notify
+    def _finish(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
+        self.fitting = False
+        self._progress.active = False
+        self._progress.value = self._progress.max
+        error = job.future.exception()
+        if error is not None:
+            self._status.object = "The fit failed; the previous results are kept."
+            raise error
+        self._apply(job.future.result(), job.experiment, defer_views=defer_views)
+

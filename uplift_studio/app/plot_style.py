@@ -1,0 +1,81 @@
+"""Shared style of the views: dimensions, colours, axis formats and the overlay helpers every view uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh options these plots use)
+import numpy as np
+import polars as pl
+from bokeh.models import Axis, NumeralTickFormatter
+
+from uplift_studio.core.analysis import Analysis
+
+STRATEGY_COLORS = {"random": "#8c8c8c", "probability": "#d95f02", "uplift": "#1f78b4", "oracle": "#33a02c"}
+SEGMENT_COLORS = {"persuadable": "#1b7837", "sure thing": "#5e3c99", "lost cause": "#636363", "sleeping dog": "#b2182b"}
+MAX_CURVE_POINTS = 2_000
+FRONTIER_POINTS = 200
+
+
+MONEY_FORMAT, SHARE_FORMAT, ROI_FORMAT = "$0.[0]a", "0%", "0.0[0]"
+
+
+def axis_formats(x: str | None, left: str | None, right: str | None = None) -> Callable:
+    """A render hook giving the axes numeral formats (``$684k``, ``25%``, ``6.8``).
+
+    A hook, not the ``xformatter``/``yformatter`` options: HoloViews 1.23 ignores those on twin-axis
+    (``multi_y``) plots, and a formatter model put in the options would be shared by every document the
+    element is rendered in, which Bokeh refuses; the hook makes new models at each render."""
+
+    def hook(plot, element) -> None:
+        figure = plot.state
+        for side, pattern in (("below", x), ("left", left), ("right", right)):
+            if pattern is None:
+                continue
+            for axis in getattr(figure, side):
+                current = getattr(axis, "formatter", None)
+                # hooks run again at every update: keep the model, so a budget tick sends nothing new
+                if isinstance(axis, Axis) and not (
+                    isinstance(current, NumeralTickFormatter) and current.format == pattern
+                ):
+                    axis.formatter = NumeralTickFormatter(format=pattern)
+
+    return hook
+
+
+SHARE = hv.Dimension("share_targeted", label="Share of users targeted", range=(0, 1))
+REVENUE = hv.Dimension("incremental_revenue", label="Projected incremental revenue", unit="$")
+BUDGET = hv.Dimension("budget", label="Budget", unit="$")
+ROI = hv.Dimension("roi", label="ROI (revenue / spend)")
+
+
+def columns_of(frame: pl.DataFrame) -> dict[str, np.ndarray]:
+    """A frame as a dict of numpy columns, for ``hv.Bars``: HoloViews 1.23's narwhals interface fails on
+    Polars data for bars (numeric x: it filters a Series with a slice; grouped bars: its group-by)."""
+    return {name: frame.get_column(name).to_numpy() for name in frame.columns}
+
+
+def overlay(layers: Sequence[hv.Element], overlay_only: dict | None = None, **plot_options) -> hv.Overlay:
+    """An overlay whose plot options survive being overlaid again (``curve * marker``): HoloViews drops an
+    overlay's own options when it is composed, but takes them from its first element."""
+    first, *rest = layers
+    allowed = hv.Store.options(backend="bokeh")[type(first).__name__].groups["plot"].allowed_keywords
+    first = first.opts(**{key: value for key, value in plot_options.items() if key in allowed}, backend="bokeh")
+    return hv.Overlay([first, *rest]).opts(**plot_options, **(overlay_only or {}), backend="bokeh")
+
+
+def compose(base: hv.Overlay, *layers: hv.Element) -> hv.Overlay:
+    """``base * layers`` (e.g. a view and its budget marker) keeping ``base``'s own plot options (legend
+    position, twin axes, hooks), which HoloViews drops when an overlay is composed again."""
+    options = hv.Store.lookup_options("bokeh", base, "plot").kwargs
+    composed = base
+    for layer in layers:
+        composed = composed * layer
+    return composed.opts(**options, backend="bokeh")
+
+
+def chosen(analysis: Analysis, strategies: Sequence[str] | None) -> list[str]:
+    if strategies is None:
+        return list(analysis.strategies)
+    return [name for name in analysis.strategies if name in strategies]

@@ -1,0 +1,100 @@
+"""Entry points: the dashboard of one session (``build_dashboard``, what ``launch.py`` serves) and the
+server of ``uplift-studio serve``."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import panel as pn
+
+from uplift_studio.app.dashboard import TITLE, Dashboard
+from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided, analysis_job
+from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
+from uplift_studio.core.data import Experiment
+
+
+def build_dashboard(
+    analysis: Analysis | None = None,
+    *,
+    experiment: Experiment | ExperimentFactory | Provided | None = None,
+    settings: AnalysisSettings | None = None,
+    budget: float = DEFAULT_BUDGET,
+    cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
+    revenue_per_conversion: float | None = None,
+    autofit: bool = True,
+    **params,
+) -> Dashboard:
+    """The dashboard of one session.
+
+    ``analysis`` shows finished results at once (tests, scripts). Without it the data is ``experiment`` (an
+    :class:`Experiment` or a zero-argument factory, e.g. the CLI's ``--data``) or else the data form's default,
+    the simulated campaign; in a served session the fit then starts when the page has loaded, unless
+    another session already has the same analysis in memory. ``params`` set any other parameter.
+    """
+    pn.extension(notifications=True)
+    hv.extension("bokeh")
+    dashboard = Dashboard(
+        analysis,
+        experiment=experiment,
+        settings=settings,
+        budget=budget,
+        cost_per_contact=cost_per_contact,
+        revenue_per_conversion=revenue_per_conversion,
+        **params,
+    )
+    served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+    if autofit and served and dashboard.analysis is None:
+        job = dashboard.prefetch()  # the fit (or the disk-cache read) runs while the browser loads the page
+        if job is not None and job.cache_checked.wait(WARM_START_WAIT) and job.cache_hit:
+            # a warm disk cache answers in a fraction of a second: wait for it, so that the first page the
+            # browser receives already holds the numbers instead of an empty frame and a later update
+            job.future.exception(timeout=WARM_START_WAIT)
+        if job is not None and job.future.done():
+            dashboard._finish(job, defer_views=True)
+        else:
+            pn.state.onload(dashboard.start_fit)
+    return dashboard
+
+
+def serve(
+    experiment: Experiment | ExperimentFactory | None = None,
+    *,
+    settings: AnalysisSettings | None = None,
+    budget: float = DEFAULT_BUDGET,
+    cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
+    revenue_per_conversion: float | None = None,
+    port: int = 5006,
+    address: str | None = None,
+    show: bool = False,
+    threaded: bool = False,
+    **server_options,
+):
+    """Serve the app (what ``uplift-studio serve`` calls); blocks unless ``threaded=True``.
+
+    ``experiment`` is an :class:`Experiment`, a zero-argument function returning one, or None for the
+    simulated campaign of the data form. Its fit starts at once in the background, before any browser
+    connects, and every session shares it. Returns what ``panel.serve`` returns (a server, or its thread).
+    """
+    provided = Provided(experiment) if experiment is not None else None
+    if provided is not None:
+        key = (provided.key, settings or AnalysisSettings())
+        analysis_job(key, provided.get, settings or AnalysisSettings())
+
+    def app() -> pn.template.BootstrapTemplate:
+        dashboard = build_dashboard(
+            experiment=provided,  # one experiment and one key per process, whichever session asks
+            settings=settings,
+            budget=budget,
+            cost_per_contact=cost_per_contact,
+            revenue_per_conversion=revenue_per_conversion,
+        )
+        return dashboard.__panel__()
+
+    return pn.serve(
+        {"/": app},
+        port=port,
+        address=address,
+        show=show,
+        threaded=threaded,
+        title=TITLE,
+        **server_options,
+    )
