@@ -183,7 +183,7 @@ def test_zero_budget_reads_as_no_contacts(analysis):
 
 def test_bad_upload_is_reported_and_keeps_the_results(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
-    before = dashboard.cards_pane.object
+    before, source = dashboard.cards_pane.object, dashboard.data.source
     csv = b"group,converted,revenue\n1,0,0\n0,1,20\n"
     dashboard._upload.filename = "no_treatment.csv"
     dashboard._upload.value = csv
@@ -191,10 +191,26 @@ def test_bad_upload_is_reported_and_keeps_the_results(analysis):
     assert "'treatment' is not in the file" in dashboard.last_error
     assert dashboard.analysis is analysis
     assert dashboard.cards_pane.object == before
+    assert dashboard.data.source == source  # the data the results come from is not switched to the bad file
     # the file is kept: with the right column named, it validates
     dashboard.last_error = ""
-    dashboard.data.treatment_column = "group"
+    dashboard.data.param.update(treatment_column="group", source="file")
     assert dashboard.data.experiment().n_users == 2
+
+
+def test_an_empty_upload_says_so(analysis):
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    dashboard._upload.filename = "empty.csv"
+    dashboard._upload.value = b""
+    assert "empty.csv: the file is empty" in dashboard.last_error
+
+
+def test_a_valid_upload_becomes_the_data_source(analysis):
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    rows = "".join(f"{i},{i % 2},{int(i % 3 == 0)},{(i % 3 == 0) * 10},{i % 7}\n" for i in range(40))
+    dashboard._upload.filename = "good.csv"
+    dashboard._upload.value = ("user_id,treatment,converted,revenue,visits\n" + rows).encode()
+    assert dashboard.last_error == "" and dashboard.data.source == "file"
 
 
 def test_unreadable_file_and_missing_upload_are_reported(analysis):

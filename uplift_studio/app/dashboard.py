@@ -400,11 +400,15 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
     @catch_and_notify
     def _on_upload(self, event: param.parameterized.Event) -> None:
         content, name = event.new, self._upload.filename or ""
-        if not content:
+        if content is None:
             return
-        # keep the file even when its mapping is wrong, so the analyst can fix the form and fit
-        self.data.param.update(file_bytes=content, file_name=name, source="file")
+        if not content:
+            raise DataError(f"{name or 'the upload'}: the file is empty. Upload the experiment with one row per user.")
+        # keep the file even when its mapping is wrong, so the analyst can fix the form, but switch the data
+        # source to it only once it validates: a bad file never replaces the data the results come from
+        self.data.param.update(file_bytes=content, file_name=name)
         experiment = experiment_from_bytes(content, name, self.data.column_map(), self.revenue_per_conversion)
+        self.data.source = "file"
         treated = int(experiment.treatment.sum())
         message = (
             f"{name}: {experiment.n_users:,} users ({treated:,} contacted, {len(experiment.features)} features) "

@@ -11,6 +11,8 @@ from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided,
 from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
 from uplift_studio.core.data import Experiment
 
+MAX_UPLOAD_BYTES = 200 * 2**20
+
 
 def build_dashboard(
     analysis: Analysis | None = None,
@@ -89,6 +91,8 @@ def serve(
         )
         return dashboard.__panel__()
 
+    # Bokeh's default websocket message limit (20 MB) ends the session on a larger upload
+    server_options.setdefault("websocket_max_message_size", MAX_UPLOAD_BYTES)
     return pn.serve(
         {"/": app},
         port=port,
