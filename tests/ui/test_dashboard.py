@@ -91,3 +91,33 @@ def test_upload_without_treatment_column_notifies_and_keeps_the_numbers(app_url,
     assert {key: page.locator(f"#kpi-{key}").inner_text() for key in before} == before
     assert roi.inner_text() == before["roi"]
     assert log.errors() == []
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+def _hostile_file() -> bytes:
+    """An experiment whose column names and treatment labels carry script payloads."""
+    header = f'user_id,"arm{HOSTILE}",converted,revenue,"<svg onload=window.__pwned=2>"'
+    rows = [f'{i},"{HOSTILE if i % 2 else "ctl"}",{int(i % 3 == 0)},{(i % 3 == 0) * 10},{i % 5}' for i in range(60)]
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        (f"{HOSTILE}.csv", b"group,converted,revenue\n1,0,0\n0,1,20\n", "error"),
+        ("hostile.csv", _hostile_file(), "error"),
+    ],
+    ids=["hostile file name", "hostile columns and labels"],
+)
+def test_hostile_uploads_run_no_script_and_inject_no_element(app_url, logged_page, name, content, kind):
+    page, log = logged_page
+    _open(page, app_url)
+    page.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
+    notification = page.locator(f".notyf__toast--{kind}")
+    expect(notification).to_be_visible(timeout=15_000)
+    expect(notification).to_contain_text("onerror" if "onerror" in name else "arm")
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("img[src=x]").count() == 0 and page.locator("svg[onload]").count() == 0
+    assert log.errors() == []
