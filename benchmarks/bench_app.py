@@ -97,6 +97,7 @@ def time_budget_changes(users: int, changes: int) -> dict[str, float]:
     import panel as pn
     from bokeh.document import Document
 
+    from uplift_studio.app import plots
     from uplift_studio.app.server import build_dashboard
     from uplift_studio.core.analysis import run_analysis
     from uplift_studio.core.simulate import simulate_campaign
@@ -119,13 +120,85 @@ def time_budget_changes(users: int, changes: int) -> dict[str, float]:
 
     update = median_ms(lambda budget: dashboard.param.update(budget=budget))
     drag = median_ms(lambda budget: setattr(dashboard.budget_slider, "value", budget))
-    comparison = median_ms(lambda budget: dashboard._patch_comparison())
+    comparison = median_ms(
+        lambda budget: dashboard.budget_refs.patch_comparison(
+            plots.comparison_columns(analysis.view(budget, dashboard.cost_per_contact))
+        )
+    )
     return {
         "param_update_ms": update,
         "drag_tick_ms": drag,
         "comparison_ms": comparison,
         "models_in_document": len(document.models),
     }
+
+
+BARE_APP = """
+import panel as pn
+slider = pn.widgets.FloatSlider(name="Budget", start=0, end=500_000, step=1_000, value=100_000, css_classes=["bare"])
+text = pn.bind(lambda value: f"<span id='bare-value'>{value:,.0f}</span>", slider)
+pn.Column(slider, pn.pane.Markdown(text)).servable()
+"""
+
+
+def _serve(script: Path, cache: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    command = [sys.executable, "-m", "panel", "serve", str(script), "--port", str(port), "--address", "127.0.0.1"]
+    command += ["--allow-websocket-origin", f"127.0.0.1:{port}"]
+    env = {**os.environ, "UPLIFT_STUDIO_CACHE": str(cache)}
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"http://127.0.0.1:{port}/{script.stem}"
+        except OSError:
+            time.sleep(0.05)
+
+
+def _press_latencies(page, handle: str, text: str, presses: int) -> list[float]:
+    """Milliseconds from one arrow-key press on the slider handle to the watched text changing."""
+    from playwright.sync_api import expect
+
+    target = page.locator(handle).first
+    target.focus()
+    spent = []
+    for _ in range(presses):
+        before = page.locator(text).inner_text()
+        start = time.perf_counter()
+        target.press("ArrowRight")
+        expect(page.locator(text)).not_to_have_text(before, timeout=60_000)
+        spent.append((time.perf_counter() - start) * 1000)
+        page.wait_for_timeout(300)  # let the page settle between presses (not a wait for a result)
+    return spent
+
+
+def time_browser_slider(cache: Path, presses: int = 12) -> dict[str, float]:
+    """Median press-to-text latency in Chromium: the app's budget slider (to the contacts card) against a
+    bare Panel slider bound to one Markdown pane, served the same way in the same run."""
+    from playwright.sync_api import expect, sync_playwright
+
+    bare_script = Path(tempfile.mkdtemp(prefix="uplift_bare_")) / "bare.py"
+    bare_script.write_text(BARE_APP)
+    results = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        for name, script, handle, text in (
+            ("bare", bare_script, ".bare .noUi-handle", "#bare-value"),
+            ("app", ROOT / "launch.py", ".budget-slider .noUi-handle", "#kpi-contacts"),
+        ):
+            server, url = _serve(script, cache)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                expect(page.locator(text)).to_have_text(re.compile(r"\d"), timeout=900_000)
+                page.wait_for_load_state("networkidle")
+                results[name] = statistics.median(_press_latencies(page, handle, text, presses))
+                page.close()
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        browser.close()
+    return results
 
 
 def main() -> None:
@@ -161,6 +234,12 @@ def main() -> None:
                 f"{fit['fit_and_curves']:.1f} s (run_analysis without cache, timed again here) + the rest "
                 f"(imports, server, page, cache write) {rest:.1f} s"
             )
+        slider = time_browser_slider(cache)
+        print(
+            f"slider in Chromium, one arrow press to the text changing, median of 12: app {slider['app']:.0f} ms, "
+            f"bare Panel slider + Markdown {slider['bare']:.0f} ms, ratio {slider['app'] / slider['bare']:.2f} "
+            "(goal <= 1.5)"
+        )
         changes = time_budget_changes(args.users, args.changes)
         print(
             f"budget change at {args.users:,} users, median of {args.changes}: param.update(budget=...) "

@@ -193,6 +193,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             data_form,
             pn.Card(model_form, title="Model settings", collapsed=True, sizing_mode="stretch_width"),
             self.fit_button,
+            pn.widgets.Button.from_param(
+                self.param.cancel, color="light", visible=self.param.fitting, sizing_mode="stretch_width"
+            ),
             self._progress,
             self._status,
             sizing_mode="stretch_width",

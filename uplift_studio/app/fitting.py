@@ -30,6 +30,8 @@ class FitControls(param.Parameterized):
 
     fit = param.Event(label="Fit models", doc="Fit the models on the chosen data and settings (the expensive step).")
     fitting = param.Boolean(default=False, precedence=-1, doc="A fit for this session is under way.")
+    cancel = param.Event(label="Cancel fit", doc="Stop the fit under way at its next fold.")
+    job = param.Parameter(default=None, precedence=-1, doc="The fit this session follows.")
 
 
     def _request(self) -> tuple[Hashable, ExperimentFactory, AnalysisSettings]:
@@ -85,12 +87,19 @@ class FitControls(param.Parameterized):
             job.future.exception()  # blocks until done
             self._finish(job)
             return job
+        self.job = job
         self.fitting = True
         self._progress.active = True
         self._set_progress(job.done, job.total)
         self._status.object = "Preparing the data..."
         job.subscribe(self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job)))
         return job
+
+    @param.depends("cancel", watch=True)
+    def _on_cancel(self) -> None:
+        if self.job is not None and not self.job.future.done():
+            self.job.cancel()
+            self._status.object = "Cancelling at the end of the current fold..."
 
     def _on_progress(self, done: int, total: int) -> None:
         # called from the worker thread; Panel forwards the change to the session's event loop
@@ -117,10 +126,11 @@ class FitControls(param.Parameterized):
     def _finish(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
         self.fitting = False
         self._progress.active = False
-        self._progress.value = self._progress.max
         error = job.future.exception()
+        # a bar left full after a failure would read as a finished fit
+        self._progress.value = 0 if error is not None else self._progress.max
         if error is not None:
-            self._status.object = "The fit failed; the previous results are kept."
+            self._status.object = "The fit did not finish; the previous results are kept."
             raise error
         self._apply(job.future.result(), job.experiment, defer_views=defer_views)
 

@@ -14,10 +14,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from uplift_studio.core.analysis import Analysis, AnalysisSettings, is_cached, run_analysis
 from uplift_studio.core.data import Experiment
+from uplift_studio.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
 ExperimentFactory = Callable[[], Experiment]
+
+
+class FitCancelled(DataError):
+    """A fit stopped on request."""
 
 
 class AnalysisJob:
@@ -32,10 +37,17 @@ class AnalysisJob:
         # set once the data is built and the disk cache looked up: a hit finishes in a fraction of a second
         self.cache_checked = threading.Event()
         self.cache_hit = False
+        self.cancelled = threading.Event()
         self._listeners: list[Callable[[int, int], None]] = []
         self._lock = threading.Lock()
 
+    def cancel(self) -> None:
+        """Stop the fit at its next fold boundary (every session waiting on it is told)."""
+        self.cancelled.set()
+
     def report(self, done: int, total: int) -> None:
+        if self.cancelled.is_set():
+            raise FitCancelled("the fit was cancelled; press Fit models to start it again.")
         with self._lock:
             self.done, self.total = done, total
             listeners = list(self._listeners)
@@ -61,6 +73,8 @@ _KEPT_ANALYSES = 6  # finished analyses kept in memory (each holds the per-user 
 # one fit at a time: XGBoost already uses every core, and two fits would only slow each other down
 WARM_START_WAIT = 10.0  # seconds; a cache read takes well under one, a fit is never waited for here
 _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uplift-fit")
+# data building and disk-cache reads never queue behind another session's fit
+_READER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="uplift-read")
 
 
 def analysis_job(key: Hashable, experiment: ExperimentFactory, settings: AnalysisSettings) -> AnalysisJob:
@@ -75,7 +89,7 @@ def analysis_job(key: Hashable, experiment: ExperimentFactory, settings: Analysi
         finished = [k for k, j in _JOBS.items() if j.future.done() and k != key]
         for stale in finished[: max(len(finished) - _KEPT_ANALYSES, 0)]:
             del _JOBS[stale]
-    _EXECUTOR.submit(_fit, job, experiment, settings)
+    _READER.submit(_prepare, job, experiment, settings)
     return job
 
 
@@ -85,17 +99,28 @@ def finished_analysis(key: Hashable) -> AnalysisJob | None:
     return job if job is not None and job.succeeded else None
 
 
-def _fit(job: AnalysisJob, experiment: ExperimentFactory, settings: AnalysisSettings) -> None:
+def _prepare(job: AnalysisJob, experiment: ExperimentFactory, settings: AnalysisSettings) -> None:
+    """Build the data and answer from the disk cache when it can; only a real fit goes to the fit worker."""
     try:
         job.report(0, settings.model.folds if settings.model.holdout is None else 1)
         job.experiment = experiment()
         job.cache_hit = is_cached(job.experiment, settings)
         job.cache_checked.set()
+        if job.cache_hit:
+            job.future.set_result(run_analysis(job.experiment, settings))
+            return
+    except BaseException as error:  # handed to the sessions, which notify
+        job.cache_checked.set()
+        job.future.set_exception(error)
+        return
+    _EXECUTOR.submit(_fit, job, settings)
+
+
+def _fit(job: AnalysisJob, settings: AnalysisSettings) -> None:
+    try:
         job.future.set_result(run_analysis(job.experiment, settings, progress=job.report))
     except BaseException as error:  # handed to the sessions, which notify
         job.future.set_exception(error)
-    finally:
-        job.cache_checked.set()
 
 
 class Provided:
