@@ -23,6 +23,7 @@ from panel.io.state import set_curdoc
 
 from uplift_studio.app import markup, plots
 from uplift_studio.app.bokeh_refs import BudgetRefs
+from uplift_studio.app.explain_panel import ExplanationView
 from uplift_studio.app.fitting import FitControls
 from uplift_studio.app.jobs import (
     ExperimentFactory,
@@ -56,9 +57,12 @@ VIEW_PAUSE_MS = 100
 # ---------------------------------------------------------------------------------------------------------
 # The dashboard
 
-_CSS = markup.CSS + """
+_CSS = (
+    markup.CSS
+    + """
 .source { font-size: 13px; color: #52606d; }
 """
+)
 
 
 def _table_html(frame: pl.DataFrame, formats: dict[str, Callable], highlight: str | None = None) -> str:
@@ -72,6 +76,10 @@ def _table_html(frame: pl.DataFrame, formats: dict[str, Callable], highlight: st
         marker = ' class="uplift"' if highlight is not None and highlight in row.values() else ""
         rows.append(f"<tr{marker}>{cells}</tr>")
     return f'<table class="us"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _or_empty(render: Callable[[BudgetView], str]) -> Callable[[BudgetView | None], str]:
+    return lambda view: "" if view is None else render(view)
 
 
 class Dashboard(Economics, FitControls, pn.viewable.Viewer):
@@ -124,12 +132,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         self.sentence_pane = pn.pane.HTML(
             pn.bind(self._sentence_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
         )
-        self.cards_pane = pn.pane.HTML(
-            pn.bind(self._cards_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
-        )
-        self.table_pane = pn.pane.HTML(
-            pn.bind(self._strategies_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
-        )
+        pane_style = {"sizing_mode": "stretch_width", "stylesheets": stylesheets}
+        self.cards_pane = pn.pane.HTML(pn.bind(_or_empty(markup.kpi_html), self.param.current), **pane_style)
+        self.table_pane = pn.pane.HTML(pn.bind(_or_empty(markup.strategy_table_html), self.param.current), **pane_style)
         self._agreement = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
         self._efficiency = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380)
@@ -200,6 +205,8 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             self._status,
             sizing_mode="stretch_width",
         )
+        released = self.budget_slider.param.value_throttled
+        self.explanation = ExplanationView(budget=released, cost_per_contact=self.param.cost_per_contact)
         self.main = pn.Column(
             self._source,
             self.sentence_pane,
@@ -217,6 +224,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             pn.Row(self._deciles, sizing_mode="stretch_width"),
             pn.Row(self._quadrants, sizing_mode="stretch_width"),
             self._agreement,
+            pn.Card(self.explanation, title="Who the persuadables are", sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 
@@ -267,14 +275,6 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             return
         self._refs.move_marker(self.current.uplift.share_targeted)
         self._refs.patch_comparison(plots.comparison_columns(self.current))
-
-    @staticmethod
-    def _cards_html(view: BudgetView | None) -> str:
-        return "" if view is None else markup.kpi_html(view)
-
-    @staticmethod
-    def _strategies_html(view: BudgetView | None) -> str:
-        return "" if view is None else markup.strategy_table_html(view)
 
     @staticmethod
     def _sentence_html(view: BudgetView | None) -> str:
@@ -377,6 +377,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         ``defer_views`` (a session being created) puts the numbers in the first page and draws the views once
         the page has loaded: the browser shows the headline without waiting for five plots' models."""
         self._experiment = experiment
+        self.explanation.param.update(analysis=analysis, experiment=experiment)
         self.cost_input.disabled = analysis.per_user_cost
         cost = None if analysis.per_user_cost else self.cost_per_contact
         top = max(MAX_BUDGET, math.ceil(analysis.max_budget(cost)))
