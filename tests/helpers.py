@@ -58,3 +58,14 @@ def shared_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not on this machine")
     return path
+
+
+class Counter:
+    """Wraps a function and counts its calls."""
+
+    def __init__(self, function):
+        self.function, self.calls = function, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.function(*args, **kwargs)

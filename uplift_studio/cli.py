@@ -412,10 +412,12 @@ def _in_worker(argv: Sequence[str] | None) -> int:
             worker.join(60.0)
         except KeyboardInterrupt:
             pass
+        sys.stdout.flush()
         sys.stderr.flush()
-        if worker.is_alive():
-            os._exit(130)  # a native call that does not return: leave without waiting for it
-        return 130
+        # leave without the interpreter's shutdown: native thread pools torn down while XGBoost's threads
+        # wind down gave "terminate called without an active exception" aborts; the worker has stopped at
+        # its fold boundary and removed its temporaries, so nothing is left to clean
+        os._exit(130)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return int(outcome["code"])  # type: ignore[call-overload]

@@ -14,6 +14,7 @@ from bokeh.models import ColumnDataSource, GlyphRenderer, Span, VBar, Whisker
 
 import uplift_studio.core.analysis as core_analysis
 import uplift_studio.core.curve as core_curve
+from tests.helpers import Counter
 from uplift_studio.app import jobs as jobs_module
 from uplift_studio.app import plots
 from uplift_studio.app.dashboard import Dashboard
@@ -47,17 +48,6 @@ def _marker(dashboard: Dashboard, root) -> Span:
 def _card_value(dashboard: Dashboard, key: str) -> str:
     html = dashboard.cards_pane.object
     return html.split(f'id="kpi-{key}" data-field="{key}.value">', 1)[1].split("<", 1)[0]
-
-
-class Counter:
-    """Wraps a function and counts its calls."""
-
-    def __init__(self, function):
-        self.function, self.calls = function, 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.function(*args, **kwargs)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from tests.helpers import Counter
 from uplift_studio.core import cache
 from uplift_studio.core.analysis import AnalysisSettings, analysis_key, is_cached, run_analysis
 from uplift_studio.core.settings import ModelSettings
@@ -31,20 +32,11 @@ def campaigns():
     return simulate_campaign(3_000, seed=1), simulate_campaign(3_000, seed=2)
 
 
-class Counting:
-    def __init__(self, function):
-        self.function, self.calls = function, 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.function(*args, **kwargs)
-
-
 @pytest.fixture
 def fits(monkeypatch):
     import uplift_studio.core.analysis as analysis_module
 
-    counter = Counting(analysis_module._analyse)
+    counter = Counter(analysis_module._analyse)
     monkeypatch.setattr(analysis_module, "_analyse", counter)
     return counter
 

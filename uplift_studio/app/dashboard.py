@@ -338,10 +338,8 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         )
 
     def _view_steps(self) -> list[Callable[[], None]]:
-        return [self._draw_efficiency, self._draw_comparison, self._draw_frontier, self._draw_deciles] + [
-            self._draw_quadrants,
-            self._draw_notes,
-        ]
+        views = (self._draw_efficiency, self._draw_comparison, self._draw_frontier, self._draw_deciles)
+        return [*views, self._draw_quadrants, self._draw_notes]
 
     def _draw_views(self) -> None:
         # one message for the five views: the browser lays the page out once, not once per view

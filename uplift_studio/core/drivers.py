@@ -21,6 +21,7 @@ import polars as pl
 
 from uplift_studio.core.data import CONVERTED, TREATMENT, Experiment
 from uplift_studio.core.features import encode
+from uplift_studio.core.segments import arm_effects
 from uplift_studio.core.stats import interval
 
 CONTRIBUTION_SAMPLE = 20_000
@@ -97,27 +98,13 @@ def binned_check(
     """Observed conversion uplift per bin of ``column`` (95% interval) beside the mean predicted uplift."""
     codes, labels = _bin_codes(column, bins)
     frame = pl.DataFrame({"bin": codes, "t": treatment.astype(np.int8), "y": converted.astype(np.float64)})
-    frame = frame.with_columns(predicted=pl.Series(predicted))
-    treated = pl.col("t") == 1
-    stats = (
-        frame.filter(pl.col("bin") >= 0)
-        .group_by("bin")
-        .agg(
-            users=pl.len(),
-            n_t=treated.sum(),
-            n_c=(~treated).sum(),
-            rate_t=pl.col("y").filter(treated).mean(),
-            rate_c=pl.col("y").filter(~treated).mean(),
-            var_t=pl.col("y").filter(treated).var(),
-            var_c=pl.col("y").filter(~treated).var(),
-            predicted=pl.col("predicted").mean(),
-        )
-        .sort("bin")
-    )
+    frame = frame.with_columns(predicted=pl.Series(predicted)).filter(pl.col("bin") >= 0)
+    model = frame.group_by("bin").agg(predicted=pl.col("predicted").mean())
+    stats = arm_effects(frame, "bin", "t", "y").join(model, on="bin").sort("bin")
     out = []
     for row in stats.iter_rows(named=True):
-        uplift = (row["rate_t"] or 0.0) - (row["rate_c"] or 0.0)
-        se = float(np.sqrt((row["var_t"] or 0.0) / max(row["n_t"], 1) + (row["var_c"] or 0.0) / max(row["n_c"], 1)))
+        uplift = row["uplift"] if row["uplift"] is not None else float("nan")
+        se = row["se"] if row["se"] is not None else float("nan")
         low, high = interval(uplift, se)
         out.append(DriverBin(labels[row["bin"]], int(row["users"]), uplift, low, high, float(row["predicted"])))
     return tuple(out)

@@ -45,6 +45,26 @@ def classify(p_control: np.ndarray, p_treated: np.ndarray, thresholds: SegmentTh
     ).astype(np.int8)
 
 
+def arm_effects(frame: pl.DataFrame, group: str, treated: str, outcome: str) -> pl.DataFrame:
+    """Per group: users, arm sizes, the observed uplift ``mean_T - mean_C`` and its standard error
+    ``sqrt(var_T / n_T + var_C / n_C)`` (sample variances)."""
+    arm = pl.col(treated) == 1
+    return (
+        frame.group_by(group)
+        .agg(
+            users=pl.len(),
+            n_t=arm.sum(),
+            n_c=(~arm).sum(),
+            mean_t=pl.col(outcome).filter(arm).mean(),
+            mean_c=pl.col(outcome).filter(~arm).mean(),
+            var_t=pl.col(outcome).filter(arm).var(),
+            var_c=pl.col(outcome).filter(~arm).var(),
+        )
+        .with_columns(uplift=pl.col("mean_t") - pl.col("mean_c"))
+        .with_columns(se=(pl.col("var_t") / pl.col("n_t") + pl.col("var_c") / pl.col("n_c")).sqrt())
+    )
+
+
 def segment_table(
     codes: np.ndarray,
     treatment: np.ndarray,
@@ -55,23 +75,8 @@ def segment_table(
     """Per segment: users, observed uplift (mean treated - mean control) with 95% interval, and its share
     of the observed incremental outcome (uplift * users, scaled to the campaign population)."""
     frame = pl.DataFrame({"code": codes, "treated": treatment.astype(np.int8), "outcome": outcome.astype(np.float64)})
-    arm = pl.col("treated") == 1
-    stats = (
-        frame.group_by("code")
-        .agg(
-            users=pl.len(),
-            n_t=arm.sum(),
-            n_c=(~arm).sum(),
-            mean_t=pl.col("outcome").filter(arm).mean(),
-            mean_c=pl.col("outcome").filter(~arm).mean(),
-            var_t=pl.col("outcome").filter(arm).var(),
-            var_c=pl.col("outcome").filter(~arm).var(),
-        )
-        .with_columns(uplift=pl.col("mean_t") - pl.col("mean_c"))
-        .with_columns(
-            se=(pl.col("var_t") / pl.col("n_t") + pl.col("var_c") / pl.col("n_c")).sqrt(),
-            incremental=pl.col("uplift") * pl.col("users") * population_scale,
-        )
+    stats = arm_effects(frame, "code", "treated", "outcome").with_columns(
+        incremental=pl.col("uplift") * pl.col("users") * population_scale
     )
     every = pl.DataFrame({"code": np.arange(len(SEGMENTS), dtype=np.int8), "segment": list(SEGMENTS)})
     table = every.join(stats, on="code", how="left").with_columns(pl.col("users").fill_null(0))
