@@ -79,6 +79,11 @@ PROBE = """
 """
 
 
+def stage(message: str) -> None:
+    """Progress as it happens, so that a run cut short still tells how far it got."""
+    print(message, flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -135,6 +140,7 @@ def main() -> None:
             warm.close()
             time.sleep(3)  # let the server notice the closed websocket (a wait for the server, not a result)
             before = rss_mb(server.pid)
+            stage(f"warm server: RSS {before:.0f} MB")
 
             contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(4)]
             pages = []
@@ -149,6 +155,7 @@ def main() -> None:
                 page.wait_for_load_state("networkidle")
                 assert page.evaluate(PROBE), "contacts card not found"
             peak = rss_mb(server.pid)
+            stage(f"{len(pages)} sessions show numbers: RSS {peak:.0f} MB")
 
             def press_all() -> None:
                 for page in pages:
@@ -189,6 +196,7 @@ def main() -> None:
                 context.close()
             time.sleep(5)  # the server drops closed sessions' documents
             after = rss_mb(server.pid)
+            stage(f"all closed: RSS {after:.0f} MB")
 
             loop_start = time.perf_counter()
             for _ in range(args.loop):
