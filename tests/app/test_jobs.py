@@ -31,3 +31,35 @@ def test_a_cached_analysis_is_read_while_another_fit_runs(app_cache_dir):
     running.cancel()
     with pytest.raises(jobs.FitCancelled):
         running.future.result(timeout=120)
+
+
+def test_a_finished_or_left_job_keeps_no_session_alive():
+    """A job stays in memory for later sessions; the callbacks of the sessions that waited on it must not."""
+    import gc
+    import weakref
+
+    class Session:  # stands for a dashboard and its document
+        def on_progress(self, done, total):
+            pass
+
+        def on_done(self):
+            self.finished = True
+
+    job = jobs.AnalysisJob(("memory", 1))
+    stays, leaves = Session(), Session()
+    job.subscribe(stays.on_progress, stays.on_done)
+    token = job.subscribe(leaves.on_progress, leaves.on_done)
+    job.unsubscribe(token)  # its page closed while the fit ran
+    left = weakref.ref(leaves)
+    del leaves, token
+    gc.collect()
+    assert left() is None
+    job.future.set_result(None)
+    assert stays.finished
+    finished = weakref.ref(stays)
+    del stays
+    gc.collect()
+    assert finished() is None  # the finished job no longer refers to it
+    late = Session()
+    job.subscribe(late.on_progress, late.on_done)  # a job already done calls back at once, keeps nothing
+    assert late.finished

@@ -92,7 +92,12 @@ class FitControls(param.Parameterized):
         self._progress.active = True
         self._set_progress(job.done, job.total)
         self._status.object = "Preparing the data..."
-        job.subscribe(self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job)))
+        token = job.subscribe(
+            self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job))
+        )
+        # a closed page must not stay referenced by a shared job (memory back to its warm level)
+        if served:  # outside a session Panel would keep the callback for every later session
+            doc.on_session_destroyed(lambda _context: job.unsubscribe(token))
         return job
 
     @param.depends("cancel", watch=True)

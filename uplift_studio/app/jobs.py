@@ -39,7 +39,9 @@ class AnalysisJob:
         self.cache_hit = False
         self.cancelled = threading.Event()
         self._listeners: list[Callable[[int, int], None]] = []
+        self._done_listeners: list[tuple[Callable[[int, int], None], Callable[[], None]]] = []
         self._lock = threading.Lock()
+        self.future.add_done_callback(self._notify_done)
 
     def cancel(self) -> None:
         """Stop the fit at its next fold boundary (every session waiting on it is told)."""
@@ -57,10 +59,36 @@ class AnalysisJob:
             except Exception:  # a closed session must not stop the fit
                 log.debug("progress listener failed", exc_info=True)
 
-    def subscribe(self, on_progress: Callable[[int, int], None], on_done: Callable[[], None]) -> None:
+    def subscribe(self, on_progress: Callable[[int, int], None], on_done: Callable[[], None]) -> object:
+        """Follow the fit; returns a token for :meth:`unsubscribe`.
+
+        The done callback is kept in our own list, not given to ``Future.add_done_callback``: a finished
+        future keeps its callbacks for its whole life, and a job kept in ``_JOBS`` would then hold every
+        session (dashboard, document) that ever waited on it."""
+        token = (on_progress, on_done)
         with self._lock:
-            self._listeners.append(on_progress)
-        self.future.add_done_callback(lambda _: on_done())
+            if not self.future.done():
+                self._listeners.append(on_progress)
+                self._done_listeners.append(token)
+                return token
+        on_done()  # already finished: no need to keep anything
+        return token
+
+    def unsubscribe(self, token: object) -> None:
+        """Forget a session's callbacks (its page closed): the job must not keep the session alive."""
+        with self._lock:
+            if token in self._done_listeners:
+                self._done_listeners.remove(token)
+                self._listeners.remove(token[0])
+
+    def _notify_done(self, _future: Future) -> None:
+        with self._lock:
+            listeners, self._done_listeners, self._listeners = self._done_listeners, [], []
+        for _, on_done in listeners:
+            try:
+                on_done()
+            except Exception:  # a closed session must not stop the others being told
+                log.debug("done listener failed", exc_info=True)
 
     @property
     def succeeded(self) -> bool:
