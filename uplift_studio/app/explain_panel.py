@@ -8,6 +8,7 @@ shows the newest result. Nothing here blocks a budget tick.
 
 from __future__ import annotations
 
+import html
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,7 +58,7 @@ class ExplanationView(pn.viewable.Viewer):
     def notify_error(self, message: str) -> None:
         self.last_error = message
         if pn.state.notifications is not None:
-            pn.state.notifications.error(message.replace("<", "&lt;"), duration=12_000)
+            pn.state.notifications.error(html.escape(message), duration=12_000)
 
     @param.depends("analysis", watch=True)
     def _forget(self) -> None:
