@@ -16,7 +16,7 @@ import numpy as np
 from uplift_studio.core.analysis import run_analysis
 from uplift_studio.core.crossfit import fit_final
 from uplift_studio.core.drivers import CONTRIBUTION_SAMPLE, sample_rows, uplift_contributions
-from uplift_studio.core.explain import _dr_scores, explain
+from uplift_studio.core.explain import explain, held_out_outcomes
 from uplift_studio.core.features import encode
 from uplift_studio.core.policytree import PairTables, bin_features, rule_under_budget
 from uplift_studio.core.profiles import profile
@@ -49,7 +49,7 @@ def main() -> None:
         learner.control_classifier_.predict_proba(matrix)
 
     rows = sample_rows(experiment.n_users, CONTRIBUTION_SAMPLE, 7)
-    gamma, _, _ = _dr_scores(analysis, experiment)
+    gamma = held_out_outcomes(analysis, experiment).gamma
     cost = np.full(held_out.height, COST)
     binned = bin_features(held_out, experiment.features, gamma)
     tables = PairTables(binned.codes, gamma, cost)

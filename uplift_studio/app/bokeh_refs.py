@@ -24,8 +24,11 @@ class BudgetRefs:
     # -- hooks (HoloViews calls them with the element's plot when it renders) ---------------------------
 
     def marker_hook(self, plot, element) -> None:
-        if plot.handles["glyph"] not in self.spans:
-            self.spans.append(plot.handles["glyph"])
+        span = plot.handles["glyph"]
+        # on Bokeh's overlay layer, a moved marker repaints that layer alone, not the curves beneath it
+        span.level = "overlay"
+        if span not in self.spans:
+            self.spans.append(span)
 
     def _keep(self, bucket: list, model) -> None:
         if model not in bucket:

@@ -265,7 +265,11 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
     def _refresh_view(self) -> None:
         """The one read of a budget tick: every strategy's results, computed once, that the cards, the table,
         the sentence, the marker and the comparison all show."""
-        self.current = None if self.analysis is None else self.analysis.view(self._budget(), self._cost())
+        view = None if self.analysis is None else self.analysis.view(self._budget(), self._cost())
+        # held, so that the browser gets the tick's cards, table, sentence, marker and bars as one message
+        # and lays the page out once, not once per changed model
+        with pn.io.hold():
+            self.current = view
 
     @param.depends("current", watch=True)
     @catch_and_notify

@@ -20,6 +20,11 @@ FRONTIER_POINTS = 200
 
 MONEY_FORMAT, SHARE_FORMAT, ROI_FORMAT = "$0.[0]a", "0%", "0.0[0]"
 
+# Canvas, not HoloViews' default WebGL: no view draws more than a few thousand points, and a WebGL plot is
+# copied onto its canvas (drawImage) at every repaint, which a budget tick causes; without a GPU (headless
+# browsers, remote desktops, many laptops' software rendering) that copy was most of a tick's time.
+hv.Store.renderers["bokeh"].webgl = False
+
 
 def axis_formats(x: str | None, left: str | None, right: str | None = None) -> Callable:
     """A render hook giving the axes numeral formats (``$684k``, ``25%``, ``6.8``).

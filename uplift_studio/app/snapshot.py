@@ -14,6 +14,7 @@ import html
 import importlib.metadata
 import json
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - registers the Bokeh renderer and its options for plots.py
@@ -207,18 +208,20 @@ def snapshot_layout(
     )
 
 
+class SnapshotOptions(TypedDict, total=False):
+    """What a snapshot may add to the analysis and the budget: its title and an explanation section."""
+
+    title: str
+    explanation: Explanation | None
+
+
 def snapshot_html(
-    analysis: Analysis,
-    budget: float,
-    cost_per_contact: float | None,
-    *,
-    title: str = DEFAULT_TITLE,
-    explanation: Explanation | None = None,
+    analysis: Analysis, budget: float, cost_per_contact: float | None, **options: Unpack[SnapshotOptions]
 ) -> str:
     """The snapshot as one HTML string: inline BokehJS and CSS, no request to any host, deterministic
     apart from the export date in the manifest. ``explanation`` adds its section (see ``explain``)."""
-    layout = snapshot_layout(analysis, budget, cost_per_contact, title=title, explanation=explanation)
-    return offline_html(layout, title)
+    layout = snapshot_layout(analysis, budget, cost_per_contact, **options)
+    return offline_html(layout, options.get("title", DEFAULT_TITLE))
 
 
 def write_snapshot(
@@ -226,12 +229,10 @@ def write_snapshot(
     path: str | Path,
     budget: float,
     cost_per_contact: float | None,
-    *,
-    title: str = DEFAULT_TITLE,
-    explanation: Explanation | None = None,
+    **options: Unpack[SnapshotOptions],
 ) -> Path:
     """Write :func:`snapshot_html` to ``path`` (UTF-8) whole or not at all; a :class:`DataError` names the
     path when it cannot."""
     path = Path(path)
-    write_text(snapshot_html(analysis, budget, cost_per_contact, title=title, explanation=explanation), path)
+    write_text(snapshot_html(analysis, budget, cost_per_contact, **options), path)
     return path

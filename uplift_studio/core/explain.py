@@ -62,20 +62,38 @@ class Explanation:
     price: float
 
 
-def _dr_scores(analysis: Analysis, experiment: Experiment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per evaluation user: the AIPW score of the revenue a contact adds, the treatment and the revenue."""
+@dataclass(frozen=True, eq=False)
+class HeldOut:
+    """The evaluation users and, per user, what the rule's value is read from: the treatment, the revenue,
+    the model's revenue with and without a contact, the AIPW score of the revenue a contact adds (gamma),
+    and the unit cost (ones when one cost per contact: the tables then count contacts)."""
+
+    frame: pl.DataFrame
+    treatment: np.ndarray
+    revenue: np.ndarray
+    mu1: np.ndarray
+    mu0: np.ndarray
+    gamma: np.ndarray
+    unit_cost: np.ndarray
+
+
+def held_out_outcomes(analysis: Analysis, experiment: Experiment) -> HeldOut:
     scores, mask = analysis.scores, analysis.scores.evaluation
-    revenue = experiment.frame[REVENUE].cast(pl.Float64).to_numpy()[mask]
-    treatment = experiment.frame[TREATMENT].to_numpy()[mask].astype(np.float64)
+    frame = experiment.frame.filter(pl.Series(mask))
+    revenue = frame[REVENUE].cast(pl.Float64).to_numpy()
+    treatment = frame[TREATMENT].to_numpy().astype(np.float64)
     mu1 = scores.p_treated[mask] * scores.order_value[mask]
     mu0 = scores.p_control[mask] * scores.order_value[mask]
     share = analysis.treated_share
     gamma = mu1 - mu0 + treatment * (revenue - mu1) / share - (1 - treatment) * (revenue - mu0) / (1 - share)
-    return gamma, treatment, revenue
+    unit_cost = frame[COST].to_numpy() if analysis.per_user_cost else np.ones(frame.height)
+    return HeldOut(frame, treatment, revenue, mu1, mu0, gamma, unit_cost)
 
 
-def _value(analysis: Analysis, outcome, treatment, contact, mu1, mu0, cost) -> RuleValue:
-    estimate: PolicyValue = policy_value_dr(outcome, treatment, contact, mu1, mu0, analysis.treated_share)
+def _value(analysis: Analysis, held_out: HeldOut, contact: np.ndarray, cost: np.ndarray) -> RuleValue:
+    estimate: PolicyValue = policy_value_dr(
+        held_out.revenue, held_out.treatment, contact, held_out.mu1, held_out.mu0, analysis.treated_share
+    )
     scale = analysis.scale
     low, high = interval(estimate.estimate * scale, estimate.se * scale)
     return RuleValue(estimate.estimate * scale, low, high, float(cost[contact].sum()) * scale, int(contact.sum()))
@@ -111,11 +129,7 @@ class Groundwork:
     ranking: pl.DataFrame
     drivers: tuple[Driver, ...]
     segment_profiles: tuple[Profile, ...]
-    held_out: pl.DataFrame
-    gamma: np.ndarray
-    treatment: np.ndarray
-    revenue: np.ndarray
-    unit_cost: np.ndarray
+    held_out: HeldOut
     binned: BinnedFeatures
     tables: PairTables
     halves: tuple[tuple[np.ndarray, np.ndarray, PairTables], ...]
@@ -127,31 +141,25 @@ def prepare_explanation(analysis: Analysis, experiment: Experiment, learner) -> 
         raise DataError("the experiment is not the one these results were fitted on; fit again.")
     scores, mask = analysis.scores, analysis.scores.evaluation
     ranking, drivers = uplift_drivers(learner, experiment, mask, scores.uplift[mask], seed=analysis.settings.model.seed)
-    held_out = experiment.frame.filter(pl.Series(mask))
+    held_out = held_out_outcomes(analysis, experiment)
+    frame, gamma, unit_cost = held_out.frame, held_out.gamma, held_out.unit_cost
     segments = classify(scores.p_control[mask], scores.p_treated[mask], analysis.thresholds)
     segment_profiles = tuple(
-        profile(f"{name.capitalize()}s", held_out, experiment.features, segments == code)
+        profile(f"{name.capitalize()}s", frame, experiment.features, segments == code)
         for code, name in enumerate(SEGMENTS)
         if (segments == code).any()
     )
-    # one cost per contact: the tables count contacts, and the price is read per unit of that cost
-    unit_cost = held_out[COST].to_numpy() if analysis.per_user_cost else np.ones(held_out.height)
-    gamma, treatment, revenue = _dr_scores(analysis, experiment)
-    binned = bin_features(held_out, experiment.features, gamma)
-    half = (scores.fold[mask] % 2 == 0) if analysis.settings.model.holdout is None else _halves(held_out.height)
+    binned = bin_features(frame, experiment.features, gamma)
+    half = (scores.fold[mask] % 2 == 0) if analysis.settings.model.holdout is None else _halves(frame.height)
     halves = []
     for fit_part in (half, ~half):
-        codes = bin_features(held_out, experiment.features, gamma, fit_rows=fit_part).codes
+        codes = bin_features(frame, experiment.features, gamma, fit_rows=fit_part).codes
         halves.append((fit_part, codes, PairTables(codes[fit_part], gamma[fit_part], unit_cost[fit_part])))
     return Groundwork(
         ranking=ranking,
         drivers=drivers,
         segment_profiles=segment_profiles,
         held_out=held_out,
-        gamma=gamma,
-        treatment=treatment,
-        revenue=revenue,
-        unit_cost=unit_cost,
         binned=binned,
         tables=PairTables(binned.codes, gamma, unit_cost),
         halves=tuple(halves),
@@ -162,35 +170,33 @@ def explain_at(
     ground: Groundwork, analysis: Analysis, experiment: Experiment, budget: float, cost_per_contact: float | None
 ) -> Explanation:
     """Profiles of the contacted users and the targeting rule at ``budget``, on the prepared groundwork."""
-    scores, mask = analysis.scores, analysis.scores.evaluation
+    scores, mask, held_out = analysis.scores, analysis.scores.evaluation, ground.held_out
     unit = 1.0 if analysis.per_user_cost else float(cost_per_contact)
-    cost = ground.unit_cost * unit
+    cost = held_out.unit_cost * unit
     result: StrategyResult = analysis.at_budget(budget, cost_per_contact)["uplift"]
-    contacted = np.zeros(ground.held_out.height, dtype=bool)
+    contacted = np.zeros(held_out.frame.height, dtype=bool)
     order = targeting_order(scores.expected_incremental_revenue[mask], cost if analysis.per_user_cost else None)
     contacted[order[: int(round(result.depth))]] = True
-    profiles = (profile("Contacted users", ground.held_out, experiment.features, contacted), *ground.segment_profiles)
+    profiles = (profile("Contacted users", held_out.frame, experiment.features, contacted), *ground.segment_profiles)
 
     # in the tables' units (contacts when one cost per contact): the budget, and the price per unit
     budget_units = budget / analysis.scale / unit
-    rule, price = rule_under_budget(ground.tables, ground.binned.codes, ground.unit_cost, budget_units)
-    rule_contacts = np.zeros(ground.held_out.height, dtype=bool)
+    rule, price = rule_under_budget(ground.tables, ground.binned.codes, held_out.unit_cost, budget_units)
+    rule_contacts = np.zeros(held_out.frame.height, dtype=bool)
     for fit_part, codes, tables in ground.halves:
         share = fit_part.sum() / fit_part.size
         part_rule, _ = rule_under_budget(
-            tables, codes[fit_part], ground.unit_cost[fit_part], budget_units * share, near=price
+            tables, codes[fit_part], held_out.unit_cost[fit_part], budget_units * share, near=price
         )
         rule_contacts[~fit_part] = part_rule.contacts(codes[~fit_part])
-    mu1 = scores.p_treated[mask] * scores.order_value[mask]
-    mu0 = scores.p_control[mask] * scores.order_value[mask]
-    rule_value = _value(analysis, ground.revenue, ground.treatment, rule_contacts, mu1, mu0, cost)
+    rule_value = _value(analysis, held_out, rule_contacts, cost)
     return Explanation(
         ranking=ground.ranking,
         drivers=ground.drivers,
         profiles=profiles,
         rule=rule,
         binned=ground.binned,
-        leaves=_leaves(rule, ground.binned.codes, ground.treatment, ground.revenue),
+        leaves=_leaves(rule, ground.binned.codes, held_out.treatment, held_out.revenue),
         rule_value=rule_value,
         model_value=_model_at_spend(analysis, rule_value.spend, cost_per_contact),
         price=price / unit,
