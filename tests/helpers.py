@@ -23,8 +23,9 @@ def hillstrom_columns(**overrides):
     return ColumnMap(**{**mapping, **overrides})
 
 
-def serve_in_thread(experiment, settings, *, budget: float, cost_per_contact: float = 2.0):
-    """The app served by ``serve`` on a free port in this process: returns (server, stop)."""
+def serve_in_thread(experiment, settings, *, budget: float, cost_per_contact: float = 2.0, **options):
+    """The app served by ``serve`` on a free port in this process (``options``: more of ``serve``'s
+    arguments): returns (server, stop)."""
     import uuid
 
     import panel as pn
@@ -43,6 +44,7 @@ def serve_in_thread(experiment, settings, *, budget: float, cost_per_contact: fl
         threaded=True,
         show=False,
         server_id=server_id,
+        **options,
     )
     try:
         wait_until(lambda: server_id in pn.state._servers, timeout=30_000)

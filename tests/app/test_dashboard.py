@@ -175,8 +175,7 @@ def test_bad_upload_is_reported_and_keeps_the_results(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
     before, source = dashboard.cards_pane.object, dashboard.data.source
     csv = b"group,converted,revenue\n1,0,0\n0,1,20\n"
-    dashboard._upload.filename = "no_treatment.csv"
-    dashboard._upload.value = csv
+    dashboard.upload.value = {"no_treatment.csv": csv}
     assert "no_treatment.csv" in dashboard.last_error
     assert "'treatment' is not in the file" in dashboard.last_error
     assert dashboard.analysis is analysis
@@ -190,23 +189,20 @@ def test_bad_upload_is_reported_and_keeps_the_results(analysis):
 
 def test_an_empty_upload_says_so(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
-    dashboard._upload.filename = "empty.csv"
-    dashboard._upload.value = b""
+    dashboard.upload.value = {"empty.csv": ""}  # a text file arrives decoded
     assert "empty.csv: the file is empty" in dashboard.last_error
 
 
 def test_a_valid_upload_becomes_the_data_source(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
     rows = "".join(f"{i},{i % 2},{int(i % 3 == 0)},{(i % 3 == 0) * 10},{i % 7}\n" for i in range(40))
-    dashboard._upload.filename = "good.csv"
-    dashboard._upload.value = ("user_id,treatment,converted,revenue,visits\n" + rows).encode()
+    dashboard.upload.value = {"good.csv": "user_id,treatment,converted,revenue,visits\n" + rows}
     assert dashboard.last_error == "" and dashboard.data.source == "file"
 
 
 def test_unreadable_file_and_missing_upload_are_reported(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
-    dashboard._upload.filename = "campaign.xlsx"
-    dashboard._upload.value = b"PK\x03\x04"
+    dashboard.upload.value = {"campaign.xlsx": b"PK\x03\x04"}
     assert "unknown file type" in dashboard.last_error
     fresh = build_dashboard(analysis, data=DataSource(source="file"))
     fresh.param.trigger("fit")

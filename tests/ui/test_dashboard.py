@@ -93,6 +93,38 @@ def test_upload_without_treatment_column_notifies_and_keeps_the_numbers(app_url,
     assert log.errors() == []
 
 
+def _experiment_csv(users: int, padding: int = 0) -> bytes:
+    """A valid experiment of ``users`` rows; ``padding`` characters of a text column make it as large as wanted."""
+    rows = "".join(f"{i},{i % 2},{int(i % 3 == 0)},{(i % 3 == 0) * 10},{'abcde'[i % 5]}{'x' * padding}\n" for i in range(users))
+    return ("user_id,treatment,converted,revenue,note\n" + rows).encode()
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_sent(app_url, logged_page, artifacts_dir):
+    settings = AnalysisSettings(model=ModelSettings(n_estimators=20, folds=3, n_jobs=2))
+    server, stop = serve_in_thread(simulate_campaign(6_000, seed=8), settings, budget=3_000.0, upload_limit_mb=1)
+    try:
+        page, log = logged_page
+        _open(page, f"http://127.0.0.1:{server.port}/")
+        expect(page.get_by_text("up to 1 MB")).to_have_count(1)
+        big = _experiment_csv(2_000, padding=1_000)  # a valid experiment of 2 MB: sent, it would be accepted
+        page.locator("input[type=file]").set_input_files(
+            files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": big}]
+        )
+        expect(page.locator(".filepond--file-status-main")).to_have_text("File is too large", timeout=15_000)
+        page.screenshot(path=str(artifacts_dir / "upload_refused.png"))
+        # uploads travel in order on the session's one connection: once a later small file is read, a big
+        # one that had been sent would have been read before it
+        small = _experiment_csv(40)
+        page.locator("input[type=file]").set_input_files(
+            files=[{"name": "small.csv", "mimeType": "text/csv", "buffer": small}]
+        )
+        expect(page.locator(".notyf__toast--success")).to_contain_text("small.csv: 40 users", timeout=15_000)
+        assert page.get_by_text("big.csv:").count() == 0
+        assert log.errors() == []
+    finally:
+        stop()
+
+
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
 

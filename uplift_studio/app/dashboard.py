@@ -34,6 +34,7 @@ from uplift_studio.app.plot_style import compose
 from uplift_studio.app.state import (
     MAPPING_FIELDS,
     MAX_BUDGET,
+    UPLOAD_LIMIT_MB,
     DataSource,
     Economics,
     ModelChoice,
@@ -92,6 +93,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         class_=BudgetView, default=None, allow_None=True, precedence=-1, doc="Every strategy at the current budget."
     )
     last_error = param.String(default="", precedence=-1, doc="The last error shown to the user.")
+    upload_limit_mb = param.Integer(
+        default=UPLOAD_LIMIT_MB, bounds=(1, None), constant=True, precedence=-1, doc="The largest upload, in MB."
+    )
 
     def __init__(
         self,
@@ -147,8 +151,17 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
 
         self._progress = pn.indicators.Progress(value=0, max=1, active=False, sizing_mode="stretch_width", height=18)
         self._status = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
-        self._upload = pn.widgets.FileInput(accept=".csv,.gz,.parquet,.pq", multiple=False, sizing_mode="stretch_width")
-        self._upload.param.watch(self._on_upload, "value")
+        # Panel's FileDropper, not FileInput: it refuses a file over the limit in the browser, before a byte is
+        # sent, and sends the rest in chunks, where FileInput sends one message that Bokeh's limit ends the
+        # session on. No type filter: browsers report no type for Parquet, and reading names a wrong file.
+        self.upload = pn.widgets.FileDropper(
+            multiple=False,
+            max_file_size=f"{self.upload_limit_mb}MB",
+            previews=[],
+            layout="compact",
+            sizing_mode="stretch_width",
+        )
+        self.upload.param.watch(self._on_upload, "value")
         self._downloads = pn.Row(
             pn.widgets.FileDownload(
                 callback=self._contact_file,
@@ -193,8 +206,11 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             "### Economics",
             economics,
             "### Data",
-            pn.pane.HTML("<small>Upload an experiment (CSV or Parquet), then map its columns:</small>"),
-            self._upload,
+            pn.pane.HTML(
+                f"<small>Upload an experiment (CSV or Parquet, up to {self.upload_limit_mb} MB), "
+                "then map its columns:</small>"
+            ),
+            self.upload,
             data_form,
             pn.Card(model_form, title="Model settings", collapsed=True, sizing_mode="stretch_width"),
             self.fit_button,
@@ -405,9 +421,11 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
 
     @catch_and_notify
     def _on_upload(self, event: param.parameterized.Event) -> None:
-        content, name = event.new, self._upload.filename or ""
-        if content is None:
+        if not event.new:  # the file was removed from the drop area: the data stays as it is
             return
+        name, content = list(event.new.items())[-1]  # one file at a time: the newest
+        # a text file arrives decoded (UTF-8); the readers want its bytes, which encoding gives back exactly
+        content = content.encode() if isinstance(content, str) else content
         if not content:
             raise DataError(f"{name or 'the upload'}: the file is empty. Upload the experiment with one row per user.")
         # keep the file even when its mapping is wrong, so the analyst can fix the form, but switch the data

@@ -8,10 +8,9 @@ import panel as pn
 
 from uplift_studio.app.dashboard import TITLE, Dashboard
 from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided, analysis_job
+from uplift_studio.app.state import UPLOAD_LIMIT_MB
 from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
 from uplift_studio.core.data import Experiment
-
-MAX_UPLOAD_BYTES = 200 * 2**20
 
 
 def build_dashboard(
@@ -32,7 +31,7 @@ def build_dashboard(
     the simulated campaign; in a served session the fit then starts when the page has loaded, unless
     another session already has the same analysis in memory. ``params`` set any other parameter.
     """
-    pn.extension(notifications=True)
+    pn.extension("filedropper", notifications=True)
     hv.extension("bokeh")
     dashboard = Dashboard(
         analysis,
@@ -64,6 +63,7 @@ def serve(
     budget: float = DEFAULT_BUDGET,
     cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
     revenue_per_conversion: float | None = None,
+    upload_limit_mb: int = UPLOAD_LIMIT_MB,
     port: int = 5006,
     address: str | None = None,
     show: bool = False,
@@ -88,11 +88,12 @@ def serve(
             budget=budget,
             cost_per_contact=cost_per_contact,
             revenue_per_conversion=revenue_per_conversion,
+            upload_limit_mb=upload_limit_mb,
         )
         return dashboard.__panel__()
 
-    # Bokeh's default websocket message limit (20 MB) ends the session on a larger upload
-    server_options.setdefault("websocket_max_message_size", MAX_UPLOAD_BYTES)
+    # uploads arrive in 10 MB chunks; a message above Bokeh's default limit (20 MB) would end the session
+    server_options.setdefault("websocket_max_message_size", max(upload_limit_mb, UPLOAD_LIMIT_MB) * 2**20)
     return pn.serve(
         {"/": app},
         port=port,

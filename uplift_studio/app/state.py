@@ -23,6 +23,7 @@ from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEF
 STRATEGY_NAMES = ("random", "probability", "uplift", "oracle")
 MAX_BUDGET = 500_000.0  # 5x the default budget; an analysis whose full campaign costs more extends it
 FILE_TYPES = (".csv", ".csv.gz", ".parquet", ".pq")
+UPLOAD_LIMIT_MB = 200  # refused in the browser above this, before a byte is sent
 MAPPING_FIELDS = (
     "treatment_column",
     "treated_value",
