@@ -85,7 +85,7 @@ def test_builds_with_numbers_and_sentence(analysis):
     assert 'data-kpi="oracle" hidden' not in dashboard.cards_pane.object
     assert executive_sentence(analysis, 3_000.0, COST).split(",")[0] in dashboard.sentence_pane.object
     assert "Uplift model" in dashboard.table_pane.object
-    assert dashboard._agreement.visible
+    assert dashboard.agreement_pane.visible
 
 
 def test_budget_change_updates_numbers_and_marker_without_refit_sort_or_redraw(analysis, counters):
@@ -131,7 +131,7 @@ def test_comparison_follows_every_budget_tick_in_place_without_a_redraw(analysis
     dashboard = build_dashboard(analysis, budget=2_000.0, cost_per_contact=COST)
     root = _render(dashboard)
     figure = _comparison_figure(dashboard, root)
-    element = dashboard._comparison.object
+    element = dashboard.comparison_pane.object
     np.testing.assert_allclose(_comparison_roi(dashboard, root), plots.strategy_table(analysis, 2_000.0, COST)["roi"])
     y_range = (figure.y_range.start, figure.y_range.end)
     for budget in (4_000.0, 600.0, 9_000.0):
@@ -143,7 +143,7 @@ def test_comparison_follows_every_budget_tick_in_place_without_a_redraw(analysis
         np.testing.assert_allclose(whisker.source.data["upper"], table["roi_high"])
         assert format_money(budget) in figure.title.text
         # the same chart, patched: no new element, no new figure, and a fixed ROI axis that holds the bars
-        assert dashboard._comparison.object is element
+        assert dashboard.comparison_pane.object is element
         assert _comparison_figure(dashboard, root) is figure
         assert (figure.y_range.start, figure.y_range.end) == y_range
         assert y_range[0] <= table["roi_low"].min() and table["roi_high"].max() <= y_range[1]
@@ -155,7 +155,7 @@ def test_strategies_and_cost_redraw_only_their_views(analysis, counters):
         counter.calls = 0
     dashboard.strategies = ["uplift", "probability"]
     assert counters["uplift_studio.app.plots.efficiency_curve"].calls == 1
-    labels = {element.label for element in dashboard._efficiency.object[()] if element.label}
+    labels = {element.label for element in dashboard.efficiency_pane.object[()] if element.label}
     assert STRATEGY_LABELS["oracle"] not in labels
     dashboard.cost_per_contact = 4.0
     assert counters["uplift_studio.app.plots.budget_frontier"].calls == 2
@@ -223,7 +223,7 @@ def test_contact_list_follows_the_budget_in_ranking_order(analysis):
     # the top users are the ones with the highest out-of-sample uplift score
     all_scores = analysis.scores.expected_incremental_revenue[analysis.scores.evaluation]
     assert scores[0] == pytest.approx(all_scores.max())
-    text = dashboard._contact_file().getvalue()
+    text = dashboard.contact_file().getvalue()
     assert text.splitlines()[0] == ",".join(CONTACT_COLUMNS)
     assert len(text.splitlines()) == 1_501
 
@@ -267,23 +267,23 @@ def test_strategy_table_html_has_every_strategy(analysis):
 def test_real_data_hides_the_truth(real_like_analysis):
     dashboard = build_dashboard(real_like_analysis, budget=3_000.0, cost_per_contact=COST)
     assert 'data-kpi="oracle" hidden' in dashboard.cards_pane.object
-    assert not dashboard._agreement.visible
+    assert not dashboard.agreement_pane.visible
     assert "Truth" not in dashboard.table_pane.object
     assert dashboard.param.strategies.objects == ["random", "probability", "uplift"]
 
 
 def test_contact_list_needs_results():
     dashboard = Dashboard(data=DataSource(users=2_000, seed=99))
-    assert dashboard._contact_file() is None
+    assert dashboard.contact_file() is None
     assert "press Fit models" in dashboard.last_error
 
 
 def test_progress_from_the_worker_reaches_the_bar(analysis):
     dashboard = build_dashboard(analysis)
-    dashboard._progress.max = 1
-    dashboard._on_progress(3, 5)  # a larger total arrives with a value above the old maximum
-    assert (dashboard._progress.value, dashboard._progress.max) == (3, 5)
-    assert "fold 3 of 5" in dashboard._status.object
+    dashboard.progress.max = 1
+    dashboard.show_progress(3, 5)  # a larger total arrives with a value above the old maximum
+    assert (dashboard.progress.value, dashboard.progress.max) == (3, 5)
+    assert "fold 3 of 5" in dashboard.status_pane.object
 
 
 def test_snapshot_download_calls_the_snapshot_module(analysis, monkeypatch):
@@ -296,6 +296,6 @@ def test_snapshot_download_calls_the_snapshot_module(analysis, monkeypatch):
 
     monkeypatch.setattr(snapshot, "snapshot_html", fake_snapshot)
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
-    assert dashboard._downloads[1].filename == "uplift_snapshot.html"
-    assert dashboard._snapshot_file().getvalue() == "<html>snapshot</html>"
+    assert dashboard.downloads[1].filename == "uplift_snapshot.html"
+    assert dashboard.snapshot_file().getvalue() == "<html>snapshot</html>"
     assert calls == [(analysis, 3_000.0, COST)]

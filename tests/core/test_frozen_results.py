@@ -79,6 +79,7 @@ def results(small_campaign):
     explanation = explain_at(ground, analysis, small_campaign, 2_000.0, 2.0)
     return [
         ground,
+        ground.held_out,
         explanation,
         explanation.drivers[0],
         explanation.drivers[0].bins[0],

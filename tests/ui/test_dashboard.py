@@ -95,7 +95,8 @@ def test_upload_without_treatment_column_notifies_and_keeps_the_numbers(app_url,
 
 def _experiment_csv(users: int, padding: int = 0) -> bytes:
     """A valid experiment of ``users`` rows; ``padding`` characters of a text column make it as large as wanted."""
-    rows = "".join(f"{i},{i % 2},{int(i % 3 == 0)},{(i % 3 == 0) * 10},{'abcde'[i % 5]}{'x' * padding}\n" for i in range(users))
+    note = "x" * padding
+    rows = "".join(f"{i},{i % 2},{int(i % 3 == 0)},{(i % 3 == 0) * 10},{'abcde'[i % 5]}{note}\n" for i in range(users))
     return ("user_id,treatment,converted,revenue,note\n" + rows).encode()
 
 

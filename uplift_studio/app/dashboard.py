@@ -44,7 +44,6 @@ from uplift_studio.core.analysis import Analysis, AnalysisSettings
 from uplift_studio.core.contacts import contact_list
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.formats import format_share
 from uplift_studio.core.strategies import STRATEGY_LABELS
 from uplift_studio.core.view import BudgetView
 
@@ -58,25 +57,7 @@ VIEW_PAUSE_MS = 100
 # ---------------------------------------------------------------------------------------------------------
 # The dashboard
 
-_CSS = (
-    markup.CSS
-    + """
-.source { font-size: 13px; color: #52606d; }
-"""
-)
-
-
-def _table_html(frame: pl.DataFrame, formats: dict[str, Callable], highlight: str | None = None) -> str:
-    head = "".join(f"<th>{html.escape(name)}</th>" for name in frame.columns)
-    rows = []
-    for row in frame.iter_rows(named=True):
-        cells = "".join(
-            f"<td>{html.escape(formats.get(name, str)(value) if value is not None else 'n/a')}</td>"
-            for name, value in row.items()
-        )
-        marker = ' class="uplift"' if highlight is not None and highlight in row.values() else ""
-        rows.append(f"<tr{marker}>{cells}</tr>")
-    return f'<table class="us"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+_CSS = markup.CSS
 
 
 def _or_empty(render: Callable[[BudgetView], str]) -> Callable[[BudgetView | None], str]:
@@ -92,6 +73,8 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
     current = param.ClassSelector(
         class_=BudgetView, default=None, allow_None=True, precedence=-1, doc="Every strategy at the current budget."
     )
+    data = param.ClassSelector(class_=DataSource, instantiate=False, precedence=-1, doc="The data form's settings.")
+    model = param.ClassSelector(class_=ModelChoice, instantiate=False, precedence=-1, doc="The model settings.")
     last_error = param.String(default="", precedence=-1, doc="The last error shown to the user.")
     upload_limit_mb = param.Integer(
         default=UPLOAD_LIMIT_MB, bounds=(1, None), constant=True, precedence=-1, doc="The largest upload, in MB."
@@ -107,10 +90,11 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         model: ModelChoice | None = None,
         **params,
     ) -> None:
-        super().__init__(**params)
-        self._base_settings = settings or (analysis.settings if analysis is not None else AnalysisSettings())
-        self.model = model or ModelChoice.from_settings(self._base_settings)
-        self.data = data or DataSource()
+        base_settings = settings or (analysis.settings if analysis is not None else AnalysisSettings())
+        super().__init__(
+            data=data or DataSource(), model=model or ModelChoice.from_settings(base_settings), **params
+        )
+        self._base_settings = base_settings
         if isinstance(experiment, Provided):
             self._provided: Provided | None = experiment
             experiment = None
@@ -131,7 +115,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
 
     def _build(self) -> None:
         stylesheets = [_CSS]
-        self._source = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
+        self.source_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
         # the numbers of the budget: bound to the one view computed per tick (see _refresh_view)
         self.sentence_pane = pn.pane.HTML(
             pn.bind(self._sentence_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
@@ -139,18 +123,18 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         pane_style = {"sizing_mode": "stretch_width", "stylesheets": stylesheets}
         self.cards_pane = pn.pane.HTML(pn.bind(_or_empty(markup.kpi_html), self.param.current), **pane_style)
         self.table_pane = pn.pane.HTML(pn.bind(_or_empty(markup.strategy_table_html), self.param.current), **pane_style)
-        self._agreement = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
-        self._efficiency = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self._comparison = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380)
-        self._frontier = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self._deciles = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self._quadrants = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.agreement_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
+        self.efficiency_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.comparison_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380)
+        self.frontier_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.deciles_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.quadrants_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         # the marker and the comparison are drawn once per analysis, cost or strategy set; a budget tick moves
         # their Bokeh models, captured by render hooks, in place (see bokeh_refs)
         self._refs = BudgetRefs()
 
-        self._progress = pn.indicators.Progress(value=0, max=1, active=False, sizing_mode="stretch_width", height=18)
-        self._status = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
+        self.progress = pn.indicators.Progress(value=0, max=1, active=False, sizing_mode="stretch_width", height=18)
+        self.status_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
         # Panel's FileDropper, not FileInput: it refuses a file over the limit in the browser, before a byte is
         # sent, and sends the rest in chunks, where FileInput sends one message that Bokeh's limit ends the
         # session on. No type filter: browsers report no type for Parquet, and reading names a wrong file.
@@ -162,9 +146,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self.upload.param.watch(self._on_upload, "value")
-        self._downloads = pn.Row(
+        self.downloads = pn.Row(
             pn.widgets.FileDownload(
-                callback=self._contact_file,
+                callback=self.contact_file,
                 filename="contacts.csv",
                 label="Download contact list",
                 color="success",
@@ -217,29 +201,29 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             pn.widgets.Button.from_param(
                 self.param.cancel, color="light", visible=self.param.fitting, sizing_mode="stretch_width"
             ),
-            self._progress,
-            self._status,
+            self.progress,
+            self.status_pane,
             sizing_mode="stretch_width",
         )
         released = self.budget_slider.param.value_throttled
         self.explanation = ExplanationView(budget=released, cost_per_contact=self.param.cost_per_contact)
         self.main = pn.Column(
-            self._source,
+            self.source_pane,
             self.sentence_pane,
             self.cards_pane,
-            self._downloads,
+            self.downloads,
             # each view in its own row: Bokeh aligns the frames of plots that share a column, and the
             # frontier's outside legend would then squeeze every other plot's frame to its width
-            pn.Row(self._efficiency, sizing_mode="stretch_width"),
+            pn.Row(self.efficiency_pane, sizing_mode="stretch_width"),
             pn.Row(
-                self._comparison,
+                self.comparison_pane,
                 pn.Column("#### Strategies at this budget", self.table_pane, width=690),
                 sizing_mode="stretch_width",
             ),
-            pn.Row(self._frontier, sizing_mode="stretch_width"),
-            pn.Row(self._deciles, sizing_mode="stretch_width"),
-            pn.Row(self._quadrants, sizing_mode="stretch_width"),
-            self._agreement,
+            pn.Row(self.frontier_pane, sizing_mode="stretch_width"),
+            pn.Row(self.deciles_pane, sizing_mode="stretch_width"),
+            pn.Row(self.quadrants_pane, sizing_mode="stretch_width"),
+            self.agreement_pane,
             pn.Card(self.explanation, title="Who the persuadables are", sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
@@ -256,7 +240,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         if importlib.util.find_spec("uplift_studio.app.snapshot") is None:
             return pn.widgets.Button(name="Download snapshot (not available)", disabled=True, width=260)
         return pn.widgets.FileDownload(
-            callback=self._snapshot_file, filename="uplift_snapshot.html", label="Download snapshot", width=230
+            callback=self.snapshot_file, filename="uplift_snapshot.html", label="Download snapshot", width=230
         )
 
     @property
@@ -311,7 +295,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         element = plots.strategy_comparison(self.analysis, self._budget(), self._cost(), fixed_axis=True).opts(
             title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh"
         )
-        self._comparison.object = self._refs.comparison(element)
+        self.comparison_pane.object = self._refs.comparison(element)
 
     # -- drawing (only when the analysis, the strategies or the cost change) -----------------------------
 
@@ -326,36 +310,28 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
 
     def _draw_efficiency(self) -> None:
         marker = self._refs.marker(plots.budget_marker(self.analysis, self._budget(), self._cost()))
-        self._efficiency.object = compose(plots.efficiency_curve(self.analysis, self.strategies or None), marker)
+        self.efficiency_pane.object = compose(plots.efficiency_curve(self.analysis, self.strategies or None), marker)
 
     def _draw_deciles(self) -> None:
-        self._deciles.object = plots.decile_dominance(self.analysis, self.strategies or None)
+        self.deciles_pane.object = plots.decile_dominance(self.analysis, self.strategies or None)
 
     @param.depends("cost_per_contact", watch=True)
     @catch_and_notify
     def _draw_frontier(self) -> None:
         if self.analysis is None:
             return
-        self._frontier.object = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
+        self.frontier_pane.object = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
 
     def _draw_quadrants(self) -> None:
-        self._quadrants.object = plots.persuadability_quadrants(self.analysis)
+        self.quadrants_pane.object = plots.persuadability_quadrants(self.analysis)
 
     def _draw_notes(self) -> None:
         analysis = self.analysis
         agreement = plots.segment_agreement_table(analysis)
-        self._agreement.visible = agreement is not None
+        self.agreement_pane.visible = agreement is not None
         if agreement is not None:
-            self._agreement.object = "<b>Predicted segments against the true segments (simulated data)</b>" + (
-                _table_html(agreement, {"agreement": format_share})
-            )
-        notes = "".join(f"<li>{html.escape(note)}</li>" for note in analysis.notes)
-        self._source.object = (
-            f'<div class="source"><b>{html.escape(analysis.source)}</b>: {analysis.n_users:,} users, '
-            f"{analysis.n_evaluation:,} scored out of sample, campaign of {analysis.population:,}; "
-            f"{analysis.settings.model.folds}-fold T-learner, {analysis.settings.model.n_estimators} rounds."
-            f"{'<ul>' + notes + '</ul>' if notes else ''}</div>"
-        )
+            self.agreement_pane.object = markup.agreement_html(agreement)
+        self.source_pane.object = markup.source_html(analysis)
 
     def _view_steps(self) -> list[Callable[[], None]]:
         views = (self._draw_efficiency, self._draw_comparison, self._draw_frontier, self._draw_deciles)
@@ -413,7 +389,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             pn.state.onload(self._draw_views_one_by_one)
         else:
             self._draw_views()
-        self._status.object = (
+        self.status_pane.object = (
             f"Models fitted ({analysis.settings.model.folds}-fold cross-fitting, {html.escape(analysis.created)})."
         )
 
@@ -438,14 +414,14 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             f"{name}: {experiment.n_users:,} users ({treated:,} contacted, {len(experiment.features)} features) "
             "ready. Press Fit models."
         )
-        self._status.object = html.escape(message)
+        self.status_pane.object = html.escape(message)
         if pn.state.notifications is not None:
             # Notyf writes its message as HTML: file names, columns and labels come from the user's file
             pn.state.notifications.success(html.escape(message), duration=NOTIFICATION_MS)
 
     def notify_error(self, message: str) -> None:
         self.last_error = message
-        self._status.object = f'<span style="color:#b2182b">{html.escape(message)}</span>'
+        self.status_pane.object = f'<span style="color:#b2182b">{html.escape(message)}</span>'
         if pn.state.notifications is not None:
             pn.state.notifications.error(html.escape(message), duration=NOTIFICATION_MS)
 
@@ -457,14 +433,14 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         return contact_list(analysis.scored_users(self._experiment), self._budget(), cost_per_contact=self._cost())
 
     @catch_and_notify
-    def _contact_file(self) -> io.StringIO:
+    def contact_file(self) -> io.StringIO:
         buffer = io.StringIO()
         self.contact_list().write_csv(buffer)
         buffer.seek(0)
         return buffer
 
     @catch_and_notify
-    def _snapshot_file(self) -> io.StringIO:
+    def snapshot_file(self) -> io.StringIO:
         from uplift_studio.app.snapshot import snapshot_html  # optional module, built by the snapshot work
 
         if self.analysis is None:

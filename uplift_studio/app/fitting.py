@@ -89,11 +89,11 @@ class FitControls(param.Parameterized):
             return job
         self.job = job
         self.fitting = True
-        self._progress.active = True
+        self.progress.active = True
         self._set_progress(job.done, job.total)
-        self._status.object = "Preparing the data..."
+        self.status_pane.object = "Preparing the data..."
         token = job.subscribe(
-            self._on_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job))
+            self.show_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job))
         )
         # a closed page must not stay referenced by a shared job (memory back to its warm level)
         if served:  # outside a session Panel would keep the callback for every later session
@@ -104,17 +104,17 @@ class FitControls(param.Parameterized):
     def _on_cancel(self) -> None:
         if self.job is not None and not self.job.future.done():
             self.job.cancel()
-            self._status.object = "Cancelling at the end of the current fold..."
+            self.status_pane.object = "Cancelling at the end of the current fold..."
 
-    def _on_progress(self, done: int, total: int) -> None:
+    def show_progress(self, done: int, total: int) -> None:
         # called from the worker thread; Panel forwards the change to the session's event loop
         self._set_progress(done, total)
-        self._status.object = f"Fitting models: fold {done} of {total} done"
+        self.status_pane.object = f"Fitting models: fold {done} of {total} done"
 
     def _set_progress(self, done: int, total: int) -> None:
         # max first, on its own: the bar bounds its value by max only once a max change has been processed
-        self._progress.max = max(total, done, 1)
-        self._progress.value = min(done, self._progress.max)
+        self.progress.max = max(total, done, 1)
+        self.progress.value = min(done, self.progress.max)
 
     @staticmethod
     def _schedule(doc, callback: Callable[[], None]) -> None:
@@ -130,12 +130,12 @@ class FitControls(param.Parameterized):
     @catch_and_notify
     def _finish(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
         self.fitting = False
-        self._progress.active = False
+        self.progress.active = False
         error = job.future.exception()
         # a bar left full after a failure would read as a finished fit
-        self._progress.value = 0 if error is not None else self._progress.max
+        self.progress.value = 0 if error is not None else self.progress.max
         if error is not None:
-            self._status.object = "The fit did not finish; the previous results are kept."
+            self.status_pane.object = "The fit did not finish; the previous results are kept."
             raise error
         self._apply(job.future.result(), job.experiment, defer_views=defer_views)
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 
 import jinja2
+import polars as pl
 
+from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.formats import format_count, format_money, format_roi, format_share
 from uplift_studio.core.strategies import strategy_label
@@ -30,6 +32,7 @@ table.us th:first-child, table.us td:first-child { text-align: left; }
 table.us tr.uplift td { font-weight: 600; }
 table.us td { white-space: nowrap; }
 .sentence { font-size: 16px; line-height: 1.45; color: #102a43; margin: 4px 0; }
+.source { font-size: 13px; color: #52606d; }
 """
 
 
@@ -158,3 +161,31 @@ def strategy_table_html(view: BudgetView) -> str:
 
 def sentence_html(view: BudgetView) -> str:
     return _environment().get_template("sentence.html").render(sentence=view.sentence)
+
+
+def agreement_html(table: pl.DataFrame) -> str:
+    """The predicted-against-true segment table (counts, and the share predicted correctly)."""
+
+    def cell(name: str, value) -> str:
+        if value is None:
+            return "n/a"
+        if name == "agreement":
+            return format_share(value)
+        return format_count(value) if isinstance(value, int) else str(value)
+
+    rows = [[cell(name, value) for name, value in row.items()] for row in table.iter_rows(named=True)]
+    return render("agreement.html", columns=table.columns, rows=rows)
+
+
+def source_html(analysis: Analysis) -> str:
+    """The data line: where the numbers come from, how many users were scored out of sample, the model."""
+    return render(
+        "source.html",
+        source=analysis.source,
+        users=format_count(analysis.n_users),
+        scored=format_count(analysis.n_evaluation),
+        population=format_count(analysis.population),
+        folds=analysis.settings.model.folds,
+        rounds=analysis.settings.model.n_estimators,
+        notes=analysis.notes,
+    )
