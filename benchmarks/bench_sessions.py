@@ -5,7 +5,8 @@
 The server (``uplift_studio.app.server.serve`` in a subprocess, bound to 127.0.0.1) is warmed by one session
 that is opened and closed; its RSS then is the "before" level. ``--sessions`` Playwright pages in 4 browser
 contexts open, each moves its budget by its own number of steps (so each must show its own contacts), then
-all press once more at the same moment. Reported: errors in the server log or on a page (console errors,
+all press once more at the same moment; the presses start once every page has drawn its views (a page is
+loaded then; its views arrive after its numbers). Reported: errors in the server log or on a page (console errors,
 red notifications), whether every session shows its own numbers, the latency of each session's first and
 later changes (in-page clocks: keydown to the contacts text changing, so polling order does not count),
 server RSS before, at peak and after all pages are closed; then an open-and-close loop of ``--loop`` sessions
@@ -37,6 +38,7 @@ FLAGS = [
     "--disable-sync",
 ]
 COST = 2.0
+VIEWS = 5  # efficiency, comparison, frontier, deciles, persuadability
 STEP = 1_000.0
 
 SERVER = """
@@ -145,18 +147,31 @@ def main() -> None:
 
             contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(4)]
             pages = []
+            opened = time.perf_counter()
             for index in range(args.sessions):
                 page = contexts[index % 4].new_page()
-                page.on("console", lambda m, i=index: m.type == "error" and page_errors.append(f"{i}: {m.text}"))
+                page.on(
+                    "console",
+                    lambda m, i=index: m.type == "error"
+                    and page_errors.append(f"{i}: {m.text} ({m.location.get('url', '')})"),
+                )
                 page.on("pageerror", lambda e, i=index: page_errors.append(f"{i}: {e}"))
+                page.on("requestfailed", lambda r, i=index: page_errors.append(f"{i}: failed {r.url} {r.failure}"))
                 page.goto(url)
                 pages.append(page)
             for page in pages:
                 wait_numbers(page)
                 page.wait_for_load_state("networkidle")
                 assert page.evaluate(PROBE), "contacts card not found"
+            shown = time.perf_counter() - opened
+            # a page is loaded when its views are drawn: they follow the numbers, one per turn of the session
+            for page in pages:
+                canvases = page.locator("div.bk-Canvas")  # Playwright's locators pierce the shadow roots
+                while canvases.count() < VIEWS:
+                    page.wait_for_timeout(100)
+            drawn = time.perf_counter() - opened
             peak = rss_mb(server.pid)
-            stage(f"{len(pages)} sessions show numbers: RSS {peak:.0f} MB")
+            stage(f"{len(pages)} sessions: numbers after {shown:.0f} s, views after {drawn:.0f} s; RSS {peak:.0f} MB")
 
             def press_all() -> None:
                 for page in pages:

@@ -185,3 +185,24 @@ def test_explain_prints_drivers_profiles_and_a_rule_and_writes_its_json(tmp_path
     assert {"drivers", "profiles", "rule", "rule_value", "model_value"} <= set(payload)
     assert len(payload["drivers"]) == 5 and payload["drivers"][0]["bins"]
     assert payload["rule_value"]["spend"] <= 3000
+
+
+@pytest.mark.parametrize("learner", ["x", "dr"])
+def test_the_learner_is_chosen_on_the_command_line_and_reported(learner, tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert main(["report", *FAST, "--learner", learner, "--no-cache", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert report["settings"]["model"]["learner"] == f"{learner}_learner_xgboost"
+    default = tmp_path / "t.json"
+    assert main(["report", *FAST, "--no-cache", "--json", str(default)]) == 0
+    t_learner = json.loads(default.read_text())
+    # another learner, other uplift scores; the same per-arm models, so the same probability ranking
+    assert report["strategies"]["uplift"] != t_learner["strategies"]["uplift"]
+    assert report["strategies"]["probability"] == t_learner["strategies"]["probability"]
+
+
+def test_an_unknown_learner_is_exit_2(capsys):
+    with pytest.raises(SystemExit) as exited:  # argparse's own refusal of a value outside the choices
+        main(["report", *FAST, "--learner", "s"])
+    assert exited.value.code == 2
+    assert "--learner: invalid choice: 's'" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from uplift_studio.core.explain import explain_at, prepare_explanation
 from uplift_studio.core.metrics import bootstrap_uplift
 from uplift_studio.core.policy import policy_value_ipw
 from uplift_studio.core.readout import ab_readout
-from uplift_studio.core.tlearner import Prediction
+from uplift_studio.core.tlearner import Prediction, Training
 
 
 def _same(left, right) -> bool:
@@ -107,6 +107,7 @@ def results(small_campaign):
         readout.treated,
         readout.revenue_effect,
         Prediction(*(np.arange(3.0) for _ in range(5))),
+        Training(*(np.arange(3) for _ in range(9))),
         small_campaign,
         ColumnMap(),
         economics(path, 2.0, None),

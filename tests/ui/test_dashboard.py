@@ -140,9 +140,10 @@ def _hostile_file() -> bytes:
     ("name", "content", "kind"),
     [
         (f"{HOSTILE}.csv", b"group,converted,revenue\n1,0,0\n0,1,20\n", "error"),
+        (f"{HOSTILE}.csv", _experiment_csv(40), "success"),
         ("hostile.csv", _hostile_file(), "error"),
     ],
-    ids=["hostile file name", "hostile columns and labels"],
+    ids=["hostile file name, bad file", "hostile file name, good file", "hostile columns and labels"],
 )
 def test_hostile_uploads_run_no_script_and_inject_no_element(app_url, logged_page, name, content, kind):
     page, log = logged_page

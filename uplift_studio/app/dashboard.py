@@ -346,10 +346,8 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
     def _draw_views_one_by_one(self) -> None:
         """The views of a new session, each in its own turn of the session's event loop.
 
-        Rendering the five views takes seconds on a busy machine, and a session handles its events one at a
-        time: drawn in one callback they held back the session's first budget change until all were done
-        (measured: 4-5 s, the first change taking twice and more a later one). Each view schedules the next
-        only when it is done, so a budget change that arrives in between waits for one view at most."""
+        Drawn in one callback, the five views held back the session's first budget change until all were done
+        (measured: 4-5 s). Each view schedules the next when it is done: a budget change waits for one view."""
         document = pn.state.curdoc
         steps = self._view_steps()
         if document is None or document.session_context is None:
@@ -358,6 +356,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             return
 
         def run(remaining: list[Callable[[], None]]) -> None:
+            session = document.session_context.session
+            if session is not None and (session.destroyed or session.connection_count == 0):
+                return  # the browser has left: drawing on would only write to a closed connection
             with set_curdoc(document):
                 remaining[0]()
             if len(remaining) > 1:

@@ -16,19 +16,19 @@ DRIVERS_SHOWN = 8
 
 
 def drivers_chart(explanation: Explanation) -> hv.Bars:
-    """Mean absolute contribution of each feature to the predicted uplift (log-odds), largest first."""
+    """Mean absolute contribution of each feature to the predicted uplift (on the learner's scale), largest first."""
     top = explanation.ranking.head(DRIVERS_SHOWN)
     return hv.Bars(
         {"feature": top["feature"].to_numpy()[::-1], "importance": top["importance"].to_numpy()[::-1]},
         hv.Dimension("feature", label="Feature"),
-        hv.Dimension("importance", label="Mean |contribution| to the log-odds uplift"),
+        hv.Dimension("importance", label=f"Mean |contribution| ({explanation.scale.split(' (')[0]})"),
     ).opts(
         backend="bokeh",
         invert_axes=True,
         responsive=True,
         height=300,
         color="#1f78b4",
-        title="What the uplift depends on (TreeSHAP, final T-learner)",
+        title=f"What the uplift depends on (TreeSHAP, final {explanation.learner})",
         tools=["hover"],
     )
 

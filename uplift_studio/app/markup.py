@@ -186,6 +186,7 @@ def source_html(analysis: Analysis) -> str:
         scored=format_count(analysis.n_evaluation),
         population=format_count(analysis.population),
         folds=analysis.settings.model.folds,
+        learner=analysis.settings.model.learner_name,
         rounds=analysis.settings.model.n_estimators,
         notes=analysis.notes,
     )

@@ -172,8 +172,17 @@ class Economics(param.Parameterized):
     )
 
 
+MODEL_FIELDS = ("learner", "n_estimators", "learning_rate", "max_depth", "folds", "seed")  # as ModelSettings names them
+
+
 class ModelChoice(param.Parameterized):
-    """The T-learner's settings: changing them needs "Fit models" again."""
+    """The learner and its settings: changing them needs "Fit models" again."""
+
+    learner = param.Selector(
+        default="t",
+        objects={"T-learner": "t", "X-learner": "x", "DR-learner": "dr"},
+        doc="T: one model per arm; X: effects imputed across arms; DR: doubly robust pseudo-outcomes.",
+    )
 
     n_estimators = param.Integer(default=75, bounds=(5, 2_000), softbounds=(10, 500), doc="Boosting rounds per model.")
     learning_rate = param.Number(
@@ -188,24 +197,9 @@ class ModelChoice(param.Parameterized):
     def settings(self, base: AnalysisSettings | None = None) -> AnalysisSettings:
         """These values over ``base`` (whose other settings, e.g. threads or the population, are kept)."""
         base = base or AnalysisSettings()
-        model = dataclasses.replace(
-            base.model,
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            max_depth=self.max_depth,
-            folds=self.folds,
-            seed=self.seed,
-        )
+        model = dataclasses.replace(base.model, **{name: getattr(self, name) for name in MODEL_FIELDS})
         return dataclasses.replace(base, model=model)
 
     @classmethod
     def from_settings(cls, settings: AnalysisSettings, **params) -> ModelChoice:
-        model = settings.model
-        return cls(
-            n_estimators=model.n_estimators,
-            learning_rate=model.learning_rate,
-            max_depth=model.max_depth,
-            folds=model.folds,
-            seed=model.seed,
-            **params,
-        )
+        return cls(**{name: getattr(settings.model, name) for name in MODEL_FIELDS}, **params)

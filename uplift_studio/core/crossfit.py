@@ -27,11 +27,14 @@ Progress = Callable[[int, int], None]
 
 
 def make_learner(settings: ModelSettings, random_state: int | None = None) -> TLearner:
-    """An unfitted :class:`TLearner` with ``settings``' trees (``random_state`` defaults to ``settings.seed``)."""
+    """An unfitted learner of ``settings.learner`` (T, X or DR) with ``settings``' trees (``random_state``
+    defaults to ``settings.seed``)."""
+    from uplift_studio.core.metalearners import DRLearner, XLearner
     from uplift_studio.core.tlearner import TLearner, boosters
 
+    kind = {"t": TLearner, "x": XLearner, "dr": DRLearner}[settings.learner]
     classifier, regressor = boosters(settings.xgboost_params())
-    return TLearner(
+    return kind(
         classifier=classifier,
         regressor=regressor,
         value_model=settings.value_model,

@@ -46,20 +46,19 @@ class DriverBin:
 @dataclass(frozen=True)
 class Driver:
     feature: str
-    importance: float  # mean |contribution| to the log-odds uplift
+    importance: float  # mean |contribution| to the uplift, on the learner's contribution scale
     bins: tuple[DriverBin, ...]
 
 
 def uplift_contributions(learner, frame: pl.DataFrame) -> np.ndarray:
-    """Per-user, per-feature contributions to ``margin_T - margin_C`` (columns: features, then the bias)."""
+    """Per-user, per-feature contributions to the learner's uplift on its ``contribution_scale`` (columns:
+    features, then the bias): the arms' margins for the T-learner, the effect models for X and DR."""
     import xgboost as xgb
 
     names = list(learner.feature_names_in_)
     matrix = encode(frame, names, learner.categories_)
     data = xgb.DMatrix(matrix, feature_names=names, feature_types=learner.feature_types_, enable_categorical=True)
-    treated = learner.treated_classifier_.get_booster().predict(data, pred_contribs=True)
-    control = learner.control_classifier_.get_booster().predict(data, pred_contribs=True)
-    return treated.astype(np.float64) - control.astype(np.float64)
+    return learner.contributions(data)
 
 
 def sample_rows(n: int, size: int, seed: int) -> np.ndarray:

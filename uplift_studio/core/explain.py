@@ -60,6 +60,8 @@ class Explanation:
     rule_value: RuleValue
     model_value: RuleValue
     price: float
+    learner: str  # the final learner whose uplift the drivers decompose, on this scale:
+    scale: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,13 +132,15 @@ class Groundwork:
     drivers: tuple[Driver, ...]
     segment_profiles: tuple[Profile, ...]
     held_out: HeldOut
+    learner: str
+    scale: str
     binned: BinnedFeatures
     tables: PairTables
     halves: tuple[tuple[np.ndarray, np.ndarray, PairTables], ...]
 
 
 def prepare_explanation(analysis: Analysis, experiment: Experiment, learner) -> Groundwork:
-    """The budget-independent part of :func:`explain` (``learner``: the T-learner fitted on all users)."""
+    """The budget-independent part of :func:`explain` (``learner``: fitted on all users)."""
     if experiment.fingerprint != analysis.fingerprint:
         raise DataError("the experiment is not the one these results were fitted on; fit again.")
     scores, mask = analysis.scores, analysis.scores.evaluation
@@ -160,6 +164,8 @@ def prepare_explanation(analysis: Analysis, experiment: Experiment, learner) -> 
         drivers=drivers,
         segment_profiles=segment_profiles,
         held_out=held_out,
+        learner=analysis.settings.model.learner_name,
+        scale=learner.contribution_scale,
         binned=binned,
         tables=PairTables(binned.codes, gamma, unit_cost),
         halves=tuple(halves),
@@ -200,13 +206,15 @@ def explain_at(
         rule_value=rule_value,
         model_value=_model_at_spend(analysis, rule_value.spend, cost_per_contact),
         price=price / unit,
+        learner=ground.learner,
+        scale=ground.scale,
     )
 
 
 def explain(
     analysis: Analysis, experiment: Experiment, budget: float, cost_per_contact: float | None, learner
 ) -> Explanation:
-    """Drivers, profiles and the targeting rule at ``budget`` (``learner``: the T-learner fitted on all users)."""
+    """Drivers, profiles and the targeting rule at ``budget`` (``learner``: fitted on all users)."""
     ground = prepare_explanation(analysis, experiment, learner)
     return explain_at(ground, analysis, experiment, budget, cost_per_contact)
 
@@ -250,7 +258,8 @@ def explanation_dict(explanation: Explanation) -> dict:
             {
                 "feature": driver.feature,
                 "importance": driver.importance,
-                "scale": "log-odds of conversion (treated margin - control margin)",
+                "scale": explanation.scale,
+                "learner": explanation.learner,
                 "bins": [asdict(bin_) for bin_ in driver.bins],
             }
             for driver in explanation.drivers
@@ -273,7 +282,7 @@ def explanation_dict(explanation: Explanation) -> dict:
 
 def format_explanation(explanation: Explanation) -> str:
     """The readable text of the explain command."""
-    lines = ["Uplift drivers (mean |contribution| to the log-odds uplift, final T-learner):"]
+    lines = [f"Uplift drivers (mean |contribution| to the uplift in {explanation.scale}, final {explanation.learner}):"]
     for row in explanation.ranking.head(8).iter_rows(named=True):
         lines.append(f"  {row['feature']:<22}{row['importance']:.4f}")
     for driver in explanation.drivers:

@@ -13,6 +13,8 @@ from typing import Any
 from uplift_studio.core.errors import DataError
 
 VALUE_MODELS = ("order_value", "revenue")
+LEARNERS = ("t", "x", "dr")
+LEARNER_NAMES = {"t": "T-learner", "x": "X-learner", "dr": "DR-learner"}
 
 
 def available_threads() -> int:
@@ -51,6 +53,7 @@ class ModelSettings:
     seed: int = 7
     n_jobs: int | None = None
     value_model: str = "order_value"
+    learner: str = "t"
 
     def __post_init__(self) -> None:
         problems = []
@@ -78,8 +81,14 @@ class ModelSettings:
             problems.append(f"n_jobs must be a positive integer or None (all cores), got {self.n_jobs!r}")
         if self.value_model not in VALUE_MODELS:
             problems.append(f"value_model must be one of {', '.join(VALUE_MODELS)}, got {self.value_model!r}")
+        if self.learner not in LEARNERS:
+            problems.append(f"learner must be one of {', '.join(LEARNERS)}, got {self.learner!r}")
         if problems:
             raise DataError("invalid model settings: " + "; ".join(problems))
+
+    @property
+    def learner_name(self) -> str:
+        return LEARNER_NAMES[self.learner]
 
     @property
     def threads(self) -> int:
@@ -115,7 +124,7 @@ class ModelSettings:
     def as_dict(self) -> dict[str, Any]:
         """The settings for a report, with the thread count actually used next to the requested one."""
         settings = asdict(self)
-        settings["learner"] = "t_learner_xgboost"
+        settings["learner"] = f"{self.learner}_learner_xgboost"
         settings["threads"] = self.threads
         return settings
 

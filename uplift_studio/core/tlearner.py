@@ -41,6 +41,22 @@ def boosters(params: dict[str, Any]) -> tuple[XGBClassifier, XGBRegressor]:
 
 
 @dataclass(frozen=True, eq=False)
+class Training:
+    """One fit's data, for the effect stage of the X- and DR-learners: the encoded matrix, the training
+    rows of each arm (indices into it) with their features gathered, and the outcomes of every row."""
+
+    matrix: np.ndarray
+    rows: np.ndarray
+    treated: np.ndarray
+    control: np.ndarray
+    treated_features: np.ndarray
+    control_features: np.ndarray
+    converted: np.ndarray
+    arm: np.ndarray
+    revenue: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class Prediction:
     """Per-user model outputs, float64 arrays of one length."""
 
@@ -145,12 +161,8 @@ class TLearner(BaseEstimator):
         # A categorical column without a single level is all missing: XGBoost needs no category for it.
         self.feature_types_ = ["c" if self.categories_.get(name) else "q" for name in names]
 
-        def fitted(template: BaseEstimator, seed: int, features: np.ndarray, target: np.ndarray) -> Any:
-            model = clone(template).set_params(
-                random_state=int(seed), enable_categorical=True, feature_types=self.feature_types_
-            )
-            return model.fit(features, target)
-
+        self.propensity_ = float(arm_of_row.mean())  # the design's: assignment is random, in a known share
+        fitted = self._fitted
         treated_features = np.take(matrix, treated, axis=0)
         control_features = np.take(matrix, control, axis=0)
         self.treated_classifier_ = fitted(classifier, seeds[0], treated_features, converted[treated])
@@ -168,7 +180,42 @@ class TLearner(BaseEstimator):
         if self.value_model == "revenue":
             self.treated_regressor_ = fitted(regressor, seeds[3], treated_features, revenue[treated])
             self.control_regressor_ = fitted(regressor, seeds[4], control_features, revenue[control])
+        training = Training(
+            matrix, rows, treated, control, treated_features, control_features, converted, arm, revenue
+        )
+        self._fit_effects(training, classifier, regressor, rng)
         return self
+
+    contribution_scale = "log-odds of conversion (treated margin - control margin)"
+
+    def contributions(self, data) -> np.ndarray:
+        """Per-user, per-feature TreeSHAP contributions (then the bias) that add up exactly to the predicted
+        uplift on :attr:`contribution_scale`: here the difference of the arms' classifier margins (an
+        ``xgboost.DMatrix`` of encoded features in, float64 out)."""
+        treated = self.treated_classifier_.get_booster().predict(data, pred_contribs=True)
+        control = self.control_classifier_.get_booster().predict(data, pred_contribs=True)
+        return treated.astype(np.float64) - control.astype(np.float64)
+
+    def _fitted(self, template: BaseEstimator, seed: int, features: np.ndarray, target: np.ndarray) -> Any:
+        model = clone(template).set_params(
+            random_state=int(seed), enable_categorical=True, feature_types=self.feature_types_
+        )
+        return model.fit(features, target)
+
+    def _fit_effects(
+        self, training: Training, classifier: XGBClassifier, regressor: XGBRegressor, rng: np.random.RandomState
+    ) -> None:
+        """The effect stage after the per-arm models: none for the T-learner, whose effect is their difference."""
+
+    def _effects(
+        self, matrix: np.ndarray, p_treated: np.ndarray, p_control: np.ndarray, order_value: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The uplift in conversion and the incremental revenue per user."""
+        uplift = p_treated - p_control
+        if self.value_model == "revenue":
+            treated_revenue = self.treated_regressor_.predict(matrix).astype(np.float64)
+            return uplift, treated_revenue - self.control_regressor_.predict(matrix).astype(np.float64)
+        return uplift, uplift * order_value
 
     def _matrix(self, X: pl.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, "treated_classifier_")
@@ -183,13 +230,8 @@ class TLearner(BaseEstimator):
         """Predictions for rows of an encoded matrix."""
         p_treated = self.treated_classifier_.predict_proba(matrix)[:, 1].astype(np.float64)
         p_control = self.control_classifier_.predict_proba(matrix)[:, 1].astype(np.float64)
-        uplift = p_treated - p_control
         order_value = np.exp(self.order_value_model_.predict(matrix).astype(np.float64)) * self.smearing_ - 1.0
-        if self.value_model == "revenue":
-            treated_revenue = self.treated_regressor_.predict(matrix).astype(np.float64)
-            incremental = treated_revenue - self.control_regressor_.predict(matrix).astype(np.float64)
-        else:
-            incremental = uplift * order_value
+        uplift, incremental = self._effects(matrix, p_treated, p_control, order_value)
         return Prediction(p_treated, p_control, uplift, order_value, incremental)
 
     def predict(self, X: pl.DataFrame | np.ndarray) -> np.ndarray:
