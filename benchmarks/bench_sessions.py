@@ -247,7 +247,12 @@ def main() -> None:
         f"session; loop took {loop_seconds:.0f} s)"
     )
     print(f"errors on pages: {len(page_errors)}; error lines in the server log: {len(log_errors)}")
-    for line in (page_errors + log_errors)[:10]:
+    by_page: dict[str, int] = {}
+    for line in page_errors:
+        by_page[line.split(":", 1)[0]] = by_page.get(line.split(":", 1)[0], 0) + 1
+    if by_page:
+        print("errors by session:", ", ".join(f"{page} {count}" for page, count in sorted(by_page.items())))
+    for line in sorted(set(page_errors + log_errors), key=(page_errors + log_errors).index)[:12]:
         print("  ", line[:300])
 
 

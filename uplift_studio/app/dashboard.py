@@ -30,6 +30,7 @@ from uplift_studio.app.jobs import (
     Provided,
 )
 from uplift_studio.app.notify import catch_and_notify
+from uplift_studio.app.panes import TickHTML
 from uplift_studio.app.plot_style import compose
 from uplift_studio.app.state import (
     MAPPING_FIELDS,
@@ -117,12 +118,12 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         stylesheets = [_CSS]
         self.source_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
         # the numbers of the budget: bound to the one view computed per tick (see _refresh_view)
-        self.sentence_pane = pn.pane.HTML(
+        self.sentence_pane = TickHTML(
             pn.bind(self._sentence_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
         )
         pane_style = {"sizing_mode": "stretch_width", "stylesheets": stylesheets}
-        self.cards_pane = pn.pane.HTML(pn.bind(_or_empty(markup.kpi_html), self.param.current), **pane_style)
-        self.table_pane = pn.pane.HTML(pn.bind(_or_empty(markup.strategy_table_html), self.param.current), **pane_style)
+        self.cards_pane = TickHTML(pn.bind(_or_empty(markup.kpi_html), self.param.current), **pane_style)
+        self.table_pane = TickHTML(pn.bind(_or_empty(markup.strategy_table_html), self.param.current), **pane_style)
         self.agreement_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
         self.efficiency_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self.comparison_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380)
