@@ -155,3 +155,43 @@ def test_hostile_uploads_run_no_script_and_inject_no_element(app_url, logged_pag
     assert page.evaluate("window.__pwned") is None
     assert page.locator("img[src=x]").count() == 0 and page.locator("svg[onload]").count() == 0
     assert log.errors() == []
+
+
+def test_closed_sessions_leave_no_dashboard_behind(app_url, browser):
+    """A closed session's dashboard is freed: EditableFloatSlider's jslink, kept in a class-level registry whose
+    entry held its own key alive, once kept every dashboard a server had ever built."""
+    import gc
+    import weakref
+
+    from panel.tests.util import wait_until
+
+    from uplift_studio.app.dashboard import Dashboard
+
+    def dashboards() -> set[int]:  # ids of the dashboards alive now
+        gc.collect()
+        return {id(item) for item in gc.get_objects() if isinstance(item, Dashboard)}
+
+    settings = AnalysisSettings(model=ModelSettings(n_estimators=20, folds=3, n_jobs=2))
+    lifetime = {"check_unused_sessions_milliseconds": 200, "unused_session_lifetime_milliseconds": 200}
+    server, stop = serve_in_thread(simulate_campaign(6_000, seed=8), settings, budget=3_000.0, **lifetime)
+    try:
+        known, opened = dashboards(), []
+        for _ in range(2):
+            page = browser.new_page()
+            _open(page, f"http://127.0.0.1:{server.port}/")
+            # the session's dashboard, found while its page is open
+            new = [item for item in gc.get_objects() if isinstance(item, Dashboard) and id(item) not in known]
+            opened += [weakref.ref(item) for item in new]
+            known |= {id(item) for item in new}
+            del new
+            page.close()
+        assert len(opened) >= 2
+
+        def all_freed() -> bool:
+            gc.collect()
+            return all(ref() is None for ref in opened)
+
+        # a full collection holds the interpreter lock a while: polled slowly, so the server thread can run
+        wait_until(all_freed, timeout=30_000, interval=1_000)
+    finally:
+        stop()

@@ -158,15 +158,15 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             self._snapshot_button(),
         )
 
-        self.budget_slider = pn.widgets.EditableFloatSlider.from_param(
-            self.param.budget,
-            name="Budget ($)",
-            format="0,0",
-            sizing_mode="stretch_width",
-            css_classes=["budget-slider"],
+        # a slider and an input on the one parameter, not an EditableFloatSlider: its inner jslink sits in a
+        # class-level registry whose entry holds its own key alive, and so every closed session's dashboard
+        self.budget_input = pn.widgets.FloatInput.from_param(self.param.budget, name="Budget ($)", format="0,0")
+        self.budget_slider = pn.widgets.FloatSlider.from_param(
+            self.param.budget, name="", show_value=False, sizing_mode="stretch_width", css_classes=["budget-slider"]
         )
         self.cost_input = pn.widgets.FloatInput.from_param(self.param.cost_per_contact, name="Cost per contact ($)")
         economics = pn.Column(
+            self.budget_input,
             self.budget_slider,
             self.cost_input,
             pn.widgets.FloatInput.from_param(self.param.revenue_per_conversion, name="Value per conversion ($)"),
