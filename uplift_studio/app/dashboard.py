@@ -58,9 +58,6 @@ VIEW_PAUSE_MS = 100
 # ---------------------------------------------------------------------------------------------------------
 # The dashboard
 
-_CSS = markup.CSS
-
-
 def _or_empty(render: Callable[[BudgetView], str]) -> Callable[[BudgetView | None], str]:
     return lambda view: "" if view is None else render(view)
 
@@ -115,7 +112,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
     # -- building the page (once per session) -----------------------------------------------------------
 
     def _build(self) -> None:
-        stylesheets = [_CSS]
+        stylesheets = [markup.CSS]
         self.source_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
         # the numbers of the budget: bound to the one view computed per tick (see _refresh_view)
         self.sentence_pane = TickHTML(
@@ -159,7 +156,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         )
 
         # a slider and an input on the one parameter, not an EditableFloatSlider: its inner jslink sits in a
-        # class-level registry whose entry holds its own key alive, and so every closed session's dashboard
+        # class-level registry whose entry holds its own key alive, and with it every closed session's dashboard
         self.budget_input = pn.widgets.FloatInput.from_param(self.param.budget, name="Budget ($)", format="0,0")
         self.budget_slider = pn.widgets.FloatSlider.from_param(
             self.param.budget, name="", show_value=False, sizing_mode="stretch_width", css_classes=["budget-slider"]
