@@ -19,6 +19,7 @@ import polars as pl
 
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.reading import read_with_notes
+from uplift_studio.core.wording import CLI, Wording
 
 ID = "user_id"
 TREATMENT = "treatment"
@@ -117,9 +118,7 @@ def load_experiment(
     """Read a CSV (optionally .gz) or Parquet experiment and validate it into canonical columns."""
     path = Path(path)
     raw, notes = read_with_notes(path)
-    return _with_notes(
-        from_frame(raw, columns, source=str(path), revenue_per_conversion=revenue_per_conversion), notes
-    )
+    return _with_notes(from_frame(raw, columns, source=str(path), revenue_per_conversion=revenue_per_conversion), notes)
 
 
 def _with_notes(experiment: Experiment, notes: tuple[str, ...]) -> Experiment:
@@ -132,11 +131,11 @@ def _examples(series: pl.Series) -> str:
     return ", ".join(repr(v) for v in values)
 
 
-def _require_column(raw: pl.DataFrame, column: str, role: str, flag: str, source: str) -> None:
+def _require_column(raw: pl.DataFrame, column: str, role: str, setting: str, source: str, wording: Wording) -> None:
     if column not in raw.columns:
         raise DataError(
             f"{source}: the {role} column {column!r} is not in the file. Its columns are: "
-            f"{', '.join(raw.columns)}. Name the right one with {flag} COLUMN."
+            f"{', '.join(raw.columns)}. Name the right one {wording.where(setting)}."
         )
 
 
@@ -161,7 +160,9 @@ def _binary(series: pl.Series, role: str, source: str, fix: str) -> pl.Series:
     return is_true.cast(pl.Int8)
 
 
-def _treatment(raw: pl.DataFrame, columns: ColumnMap, source: str) -> tuple[pl.Series, pl.Series, list[str]]:
+def _treatment(
+    raw: pl.DataFrame, columns: ColumnMap, source: str, wording: Wording
+) -> tuple[pl.Series, pl.Series, list[str]]:
     """The treatment as Int8 0/1 and a mask of rows kept (other arms of a multi-arm test are left out)."""
     column = columns.treatment
     series = raw.get_column(column)
@@ -184,24 +185,30 @@ def _treatment(raw: pl.DataFrame, columns: ColumnMap, source: str) -> tuple[pl.S
                 distinct = labels.unique(maintain_order=True)
                 raise DataError(
                     f"{source}: column {column!r} (treatment) holds labels, not 0/1: "
-                    f"{_examples(distinct)} ({distinct.len()} distinct). Name the arms with "
-                    '--treated-value LABEL --control-value LABEL (e.g. --treated-value "Womens E-Mail" '
-                    '--control-value "No E-Mail").'
+                    f"{_examples(distinct)} ({distinct.len()} distinct). Name the arms "
+                    f"{wording.where('treated_value')} "
+                    f"and {wording.name('control_value')} (e.g. {distinct[0]!r} and {distinct[-1]!r})."
                 )
             coded = is_true.cast(pl.Int8)
         keep = pl.Series(np.ones(raw.height, dtype=bool))
     else:
         if columns.treated_value is None or columns.control_value is None:
-            raise DataError(f"{source}: column {column!r} (treatment): give both --treated-value and --control-value.")
+            raise DataError(
+                f"{source}: column {column!r} (treatment): give both {wording.name('treated_value')} and "
+                f"{wording.name('control_value')}."
+            )
         treated, control = columns.treated_value.strip(), columns.control_value.strip()
         if treated == control:
-            raise DataError(f"{source}: --treated-value and --control-value are both {treated!r}; name two arms.")
+            raise DataError(
+                f"{source}: {wording.name('treated_value')} and {wording.name('control_value')} are both "
+                f"{treated!r}; name two arms."
+            )
         present = set(labels.unique().to_list())
         distinct = labels.unique(maintain_order=True)
-        for flag, label in (("--treated-value", treated), ("--control-value", control)):
+        for setting, label in (("treated_value", treated), ("control_value", control)):
             if label not in present:
                 raise DataError(
-                    f"{source}: column {column!r} (treatment) has no label {label!r} ({flag}). "
+                    f"{source}: column {column!r} (treatment) has no label {label!r} ({wording.name(setting)}). "
                     f"Its labels are: {_examples(distinct)}. Use one of them (compared after trimming spaces)."
                 )
         is_treated = labels == treated
@@ -230,13 +237,13 @@ def _is_id_like(series: pl.Series) -> bool:
 
 
 def _feature_columns(
-    raw: pl.DataFrame, columns: ColumnMap, roles: set[str], source: str, notes: list[str]
+    raw: pl.DataFrame, columns: ColumnMap, roles: set[str], source: str, notes: list[str], wording: Wording
 ) -> tuple[str, ...]:
     for name in columns.exclude:
-        _require_column(raw, name, "excluded", "--exclude", source)
+        _require_column(raw, name, "excluded", "exclude", source, wording)
     if columns.features is not None:
         for name in columns.features:
-            _require_column(raw, name, "feature", "--features", source)
+            _require_column(raw, name, "feature", "features", source, wording)
         chosen = tuple(columns.features)
     else:
         chosen = tuple(c for c in raw.columns if c not in roles and c not in columns.exclude)
@@ -244,33 +251,33 @@ def _feature_columns(
         for name in id_like:
             notes.append(
                 f"column {name!r} holds a different text on every row (like an id or an e-mail), which no model can "
-                f"generalise from; it is left out of the features (name it with --features to keep it)."
+                f"generalise from; it is left out of the features."
             )
         chosen = tuple(name for name in chosen if name not in id_like)
     overlap = [c for c in chosen if c in roles]
     if overlap:
         raise DataError(
             f"{source}: {', '.join(map(repr, overlap))} cannot be both a feature and a role column "
-            "(treatment, conversion, revenue, id, cost). Remove it from --features."
+            f"(treatment, conversion, revenue, id, cost). Remove it from {wording.name('features')}."
         )
     clashes = [c for c in chosen if c in ROLES]
     if clashes:
         raise DataError(
             f"{source}: feature column(s) {', '.join(map(repr, clashes))} use a reserved name. Rename them in "
-            "the file, or leave them out with --exclude."
+            f"the file, or leave them out {wording.where('exclude')}."
         )
     for name in chosen:
         series = raw.get_column(name)
         if series.null_count() == series.len():
             raise DataError(
-                f"{source}: feature column {name!r} is entirely empty ({series.len()} nulls). Drop it with "
-                f"--exclude {name}, or fix the export."
+                f"{source}: feature column {name!r} is entirely empty ({series.len()} nulls). Leave it out "
+                f"{wording.where('exclude', name)}, or fix the export."
             )
         if series.dtype not in (pl.String, pl.Categorical, pl.Boolean) and not series.dtype.is_numeric():
             if not isinstance(series.dtype, pl.Enum):
                 raise DataError(
                     f"{source}: feature column {name!r} has type {series.dtype}, which the models cannot use. "
-                    f"Convert it to a number or a label, or leave it out with --exclude {name}."
+                    f"Convert it to a number or a label, or leave it out {wording.where('exclude', name)}."
                 )
     return chosen
 
@@ -281,36 +288,41 @@ def from_frame(
     *,
     source: str = "data",
     revenue_per_conversion: float | None = None,
+    wording: Wording = CLI,
 ) -> Experiment:
-    """Validate a frame with the user's column names into an :class:`Experiment` (canonical columns)."""
+    """Validate a frame with the user's column names into an :class:`Experiment` (canonical columns); the
+    errors name the settings that fix them in ``wording`` (the CLI's flags, or the app's fields)."""
     if raw.height == 0:
         raise DataError(f"{source}: the file holds no rows. Export the experiment with one row per user.")
-    _require_column(raw, columns.treatment, "treatment", "--treatment", source)
-    _require_column(raw, columns.conversion, "conversion", "--conversion", source)
+    _require_column(raw, columns.treatment, "treatment", "treatment", source, wording)
+    _require_column(raw, columns.conversion, "conversion", "conversion", source, wording)
     use_revenue = columns.revenue is not None and columns.revenue in raw.columns
     if not use_revenue and revenue_per_conversion is None:
         named = f"the revenue column {columns.revenue!r} is not in the file" if columns.revenue else "no revenue column"
         raise DataError(
-            f"{source}: {named}. Its columns are: {', '.join(raw.columns)}. Name it with --revenue COLUMN, "
-            "or give a value per conversion with --revenue-per-conversion VALUE (for example the price)."
+            f"{source}: {named}. Its columns are: {', '.join(raw.columns)}. Name it {wording.where('revenue')}, "
+            f"or give a value per conversion {wording.where('revenue_per_conversion')} (for example the price)."
         )
     if not use_revenue and not (np.isfinite(revenue_per_conversion) and revenue_per_conversion > 0):
-        raise DataError(f"--revenue-per-conversion must be a positive number, got {revenue_per_conversion!r}.")
+        raise DataError(
+            f"{wording.name('revenue_per_conversion')} must be a positive number, got {revenue_per_conversion!r}."
+        )
     has_id = columns.id is not None and columns.id in raw.columns
     if columns.id is not None and columns.id != ID and not has_id:
-        _require_column(raw, columns.id, "id", "--id", source)
+        _require_column(raw, columns.id, "id", "id", source, wording)
     if columns.cost is not None:
-        _require_column(raw, columns.cost, "contact cost", "--cost", source)
+        _require_column(raw, columns.cost, "contact cost", "cost", source, wording)
     roles = {columns.treatment, columns.conversion}
     roles |= {c for c in (columns.revenue if use_revenue else None, columns.id if has_id else None, columns.cost) if c}
 
-    treatment, keep, notes = _treatment(raw, columns, source)
-    features = _feature_columns(raw, columns, roles, source, notes)
+    treatment, keep, notes = _treatment(raw, columns, source, wording)
+    features = _feature_columns(raw, columns, roles, source, notes, wording)
     converted = _binary(
         raw.get_column(columns.conversion),
         "conversion",
         source,
-        "Map it to 0/1 (or yes/no, true/false) and fill the gaps, or name another column with --conversion.",
+        "Map it to 0/1 (or yes/no, true/false) and fill the gaps, or name another column "
+        f"{wording.where('conversion')}.",
     )
     out: dict[str, pl.Series] = {}
     if has_id:
@@ -318,7 +330,7 @@ def from_frame(
         if ids.null_count():
             raise DataError(
                 f"{source}: id column {columns.id!r} has {ids.null_count()} empty values. Every user needs an id; "
-                "fill them, or omit --id to number the rows."
+                f"fill them, or leave {wording.name('id')} blank to number the rows."
             )
         dup = ids.is_duplicated()
         if dup.any():
@@ -330,6 +342,9 @@ def from_frame(
         out[ID] = ids
     else:
         out[ID] = pl.Series(np.arange(1, raw.height + 1, dtype=np.int64))
+        # said, not silent: a contact list of row numbers must be read against the file it came from
+        missing = f"no id column {columns.id!r}" if columns.id else "no id column"
+        notes.append(f"{missing}: users are numbered by their row in the file (1 = the first data row).")
     out[TREATMENT] = treatment
     out[CONVERTED] = converted
     if use_revenue:
