@@ -4,12 +4,14 @@ experiment and settings, for every ``uplift-studio`` command that takes them."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from uplift_studio.core.data import ColumnMap, Experiment, load_experiment
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.examples import EXAMPLES, Example, load_example, parse_example
 from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
 
 
@@ -31,18 +33,52 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The mapping flags (each named as the ColumnMap field it sets); a flag the user did not give takes its value from
+# the example's map (--data example:NAME) or from the default map.
+_MAPPING_FLAGS = (
+    "treatment",
+    "treated_value",
+    "control_value",
+    "conversion",
+    "revenue",
+    "id",
+    "cost",
+    "features",
+    "exclude",
+)
+_LISTS = ("features", "exclude")
+_FROM_EXAMPLE = "; with --data example:NAME, the example's own"
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("data (without --data: the simulated campaign)")
-    group.add_argument("--data", type=Path, help="experiment file: .csv, .csv.gz or .parquet")
-    group.add_argument("--treatment", default="treatment", help="treatment column (default %(default)s)")
-    group.add_argument("--treated-value", help="label of the treated arm when the column is not 0/1")
-    group.add_argument("--control-value", help="label of the control arm when the column is not 0/1")
-    group.add_argument("--conversion", default="converted", help="conversion column (default %(default)s)")
-    group.add_argument("--revenue", default="revenue", help="revenue column (default %(default)s)")
-    group.add_argument("--id", default="user_id", help="id column (default %(default)s; absent: row numbers)")
-    group.add_argument("--cost", help="per-user contact cost column (optional)")
-    group.add_argument("--features", help="comma-separated feature columns (default: every other column)")
-    group.add_argument("--exclude", help="comma-separated columns that are not features (e.g. other outcomes)")
+    default = ColumnMap()
+    group = parser.add_argument_group(
+        "data (without --data: the simulated campaign; with --data example:NAME, a bundled real experiment whose "
+        "column map fills every mapping flag not given)"
+    )
+    group.add_argument(
+        "--data",
+        type=Path,
+        help="experiment file: .csv, .csv.gz or .parquet; or a bundled example: "
+        + ", ".join(f"example:{name}" for name in EXAMPLES),
+    )
+    group.add_argument("--treatment", help=f"treatment column (default {default.treatment}{_FROM_EXAMPLE})")
+    group.add_argument("--treated-value", help=f"label of the treated arm when the column is not 0/1{_FROM_EXAMPLE}")
+    group.add_argument("--control-value", help=f"label of the control arm when the column is not 0/1{_FROM_EXAMPLE}")
+    group.add_argument("--conversion", help=f"conversion column (default {default.conversion}{_FROM_EXAMPLE})")
+    group.add_argument("--revenue", help=f"revenue column (default {default.revenue}{_FROM_EXAMPLE})")
+    group.add_argument(
+        "--id", help=f"id column (default {default.id}; absent: row numbers, 1 = the first data row{_FROM_EXAMPLE})"
+    )
+    group.add_argument("--cost", help=f"per-user contact cost column (optional{_FROM_EXAMPLE})")
+    group.add_argument(
+        "--features", help=f"comma-separated feature columns (default: every other column{_FROM_EXAMPLE})"
+    )
+    group.add_argument(
+        "--exclude",
+        help=f"comma-separated columns that are not features, e.g. other outcomes{_FROM_EXAMPLE}, which this "
+        "flag replaces",
+    )
     group.add_argument(
         "--revenue-per-conversion",
         type=float,
@@ -51,27 +87,34 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     add_simulation_options(parser)
 
 
+def column_map(args: argparse.Namespace, chosen: Example | None = None) -> ColumnMap:
+    """The map the flags give, every flag not given taken from ``chosen``'s map (or the default map); it is
+    written back into ``args`` so that later readers (``targets --score-file`` reads ``--id`` and ``--cost``)
+    see the same map as the experiment."""
+    given = {field: getattr(args, field, None) for field in _MAPPING_FLAGS}
+    given = {field: _split(value) if field in _LISTS else value for field, value in given.items() if value is not None}
+    columns = replace(ColumnMap() if chosen is None else chosen.columns, **given)
+    for field in _MAPPING_FLAGS:
+        value = getattr(columns, field)
+        setattr(args, field, ",".join(value) if field in _LISTS and value is not None else value)
+    return columns
+
+
 def experiment_from_args(args: argparse.Namespace) -> Experiment:
-    """The experiment the data options name: a file, or the simulated campaign."""
+    """The experiment the data options name: a file, a bundled example (``example:NAME``), or the simulated
+    campaign."""
     if args.seed < 0:
         raise DataError(f"--seed must be a whole number >= 0, got {args.seed}.")
+    chosen = None if args.data is None else parse_example(str(args.data))
+    columns = column_map(args, chosen)
     if args.data is None:
         if args.users < 2:
             raise DataError(f"--users must be at least 2, got {args.users}.")
         if not 0.0 < args.treated_share < 1.0:
             raise DataError(f"--treated-share must be strictly between 0 and 1, got {args.treated_share}.")
         return simulate_campaign(args.users, args.treated_share, args.seed)
-    columns = ColumnMap(
-        id=args.id,
-        treatment=args.treatment,
-        treated_value=args.treated_value,
-        control_value=args.control_value,
-        conversion=args.conversion,
-        revenue=args.revenue,
-        cost=args.cost,
-        features=_split(args.features),
-        exclude=_split(args.exclude) or (),
-    )
+    if chosen is not None:
+        return load_example(chosen, columns, revenue_per_conversion=args.revenue_per_conversion)
     return load_experiment(args.data, columns, revenue_per_conversion=args.revenue_per_conversion)
 
 
