@@ -16,7 +16,7 @@ def test_describe_the_bundled_example_as_written(capsys):
     assert "21,387" in out and "21,306" in out
     assert "0.8837%" in out and "0.5726%" in out
     assert "1.0772" in out and "0.6528" in out
-    assert "21307 rows with other 'segment' labels ('Mens E-Mail') were left out" in out
+    assert "21,307 rows with other 'segment' labels ('Mens E-Mail') were left out" in out
     assert "users are numbered by their row in the file (1 = the first data row)" in out
 
 

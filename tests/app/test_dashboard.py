@@ -171,20 +171,38 @@ def test_zero_budget_reads_as_no_contacts(analysis):
     assert dashboard.last_error == ""
 
 
-def test_bad_upload_is_reported_and_keeps_the_results(analysis):
+def test_an_upload_is_read_not_validated_against_defaults_and_checked_in_the_apps_words(analysis):
     dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
-    before, source = dashboard.cards_pane.object, dashboard.data.source
-    csv = b"group,converted,revenue\n1,0,0\n0,1,20\n"
-    dashboard.upload.value = {"no_treatment.csv": csv}
-    assert "no_treatment.csv" in dashboard.last_error
-    assert "'treatment' is not in the file" in dashboard.last_error
-    assert dashboard.analysis is analysis
-    assert dashboard.cards_pane.object == before
-    assert dashboard.data.source == source  # the data the results come from is not switched to the bad file
-    # the file is kept: with the right column named, it validates
+    before = dashboard.cards_pane.object
+    csv = b"group,bought,spend,age\n1,0,0,30\n0,1,20,41\n1,1,5,23\n0,0,0,50\n"
+    dashboard.upload.value = {"campaign.csv": csv}
+    # read, not validated: no error about a 'treatment' column the file was never written with
+    assert dashboard.last_error == ""
+    assert dashboard.data_step.outline.names == ["group", "bought", "spend", "age"]
+    assert dashboard.data.param.treatment_column.objects == ["group", "bought", "spend", "age"]
+    assert "campaign.csv" in dashboard.data_step.preview_pane.object
+    # the guess fills the form from the file's own names; the analyst can change any role
+    assert (dashboard.data.treatment_column, dashboard.data.conversion_column) == ("group", "bought")
+    dashboard.data.conversion_column = "age"
+    dashboard.data_step.param.trigger("check")
+    message = dashboard.last_error
+    assert message.startswith("campaign.csv: column 'age' (conversion)")
+    assert "“Conversion column”" in message and "--" not in message and "/tmp" not in message
+    assert dashboard.analysis is analysis and dashboard.cards_pane.object == before
     dashboard.last_error = ""
-    dashboard.data.param.update(treatment_column="group", source="file")
-    assert dashboard.data.experiment().n_users == 2
+    dashboard.data.conversion_column = "bought"
+    dashboard.data_step.param.trigger("check")
+    assert dashboard.last_error == ""
+    assert "4 users" in dashboard.data_step.checked_pane.object
+
+
+def test_an_unreadable_upload_changes_nothing(analysis):
+    dashboard = build_dashboard(analysis, budget=3_000.0, cost_per_contact=COST)
+    source, form = dashboard.data.source, dashboard.data.treatment_column
+    dashboard.upload.value = {"twice.csv": b"a,a,b\n1,2,3\n"}
+    assert dashboard.last_error.startswith("twice.csv: column name(s) 'a' appear more than once")
+    assert (dashboard.data.source, dashboard.data.treatment_column) == (source, form)
+    assert dashboard.data.file_bytes is None and dashboard.data_step.outline is None
 
 
 def test_an_empty_upload_says_so(analysis):

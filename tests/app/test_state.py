@@ -21,7 +21,7 @@ def test_upload_form_maps_cost_and_excluded_columns():
         conversion_column="bought",
         revenue_column="spend",
         cost_column="price",
-        exclude_columns=" visit ,",
+        exclude_columns=["visit"],
     )
     experiment = source.experiment()
     assert experiment.features == ("age",)

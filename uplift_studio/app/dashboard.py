@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import functools
 import html
-import importlib.util
-import io
 import logging
-import math
 from collections.abc import Callable
 
 import panel as pn
 import param
-import polars as pl
 from panel.io.state import set_curdoc
 
 from uplift_studio.app import markup, plots
 from uplift_studio.app.bokeh_refs import BudgetRefs
+from uplift_studio.app.budget_controls import BudgetControls
+from uplift_studio.app.data_step import DataStep
 from uplift_studio.app.explain_panel import ExplanationView
+from uplift_studio.app.files import FileControls
 from uplift_studio.app.fitting import FitControls
 from uplift_studio.app.jobs import (
     ExperimentFactory,
@@ -32,37 +31,39 @@ from uplift_studio.app.jobs import (
 from uplift_studio.app.notify import catch_and_notify
 from uplift_studio.app.panes import TickHTML
 from uplift_studio.app.plot_style import compose
+from uplift_studio.app.readout_view import readout_html
 from uplift_studio.app.state import (
-    MAPPING_FIELDS,
-    MAX_BUDGET,
     UPLOAD_LIMIT_MB,
     DataSource,
-    Economics,
     ModelChoice,
-    experiment_from_bytes,
 )
 from uplift_studio.core.analysis import Analysis, AnalysisSettings
-from uplift_studio.core.contacts import contact_list
 from uplift_studio.core.data import Experiment
-from uplift_studio.core.errors import DataError
+from uplift_studio.core.formats import format_money
+from uplift_studio.core.readout import ab_readout
 from uplift_studio.core.strategies import STRATEGY_LABELS
 from uplift_studio.core.view import BudgetView
 
 log = logging.getLogger(__name__)
 
 TITLE = "Uplift Studio"
-NOTIFICATION_MS = 12_000
+ECONOMICS_CSS = ".economics-note { font-size: 12px; color: #8a4b08; margin: 0; }"
+BANNER_CSS = """
+.fit-banner { background: #e8f1fb; border: 1px solid #9cc3ec; border-radius: 6px; padding: 8px 12px;
+              font-size: 14px; color: #102a43; }
+"""
 VIEW_PAUSE_MS = 100
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The dashboard
 
+
 def _or_empty(render: Callable[[BudgetView], str]) -> Callable[[BudgetView | None], str]:
     return lambda view: "" if view is None else render(view)
 
 
-class Dashboard(Economics, FitControls, pn.viewable.Viewer):
+class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
     """Settings in the sidebar; KPIs, the sentence, the views and the downloads in the main area."""
 
     analysis = param.ClassSelector(
@@ -89,9 +90,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         **params,
     ) -> None:
         base_settings = settings or (analysis.settings if analysis is not None else AnalysisSettings())
-        super().__init__(
-            data=data or DataSource(), model=model or ModelChoice.from_settings(base_settings), **params
-        )
+        super().__init__(data=data or DataSource(), model=model or ModelChoice.from_settings(base_settings), **params)
         self._base_settings = base_settings
         if isinstance(experiment, Provided):
             self._provided: Provided | None = experiment
@@ -116,7 +115,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         self.source_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
         # the numbers of the budget: bound to the one view computed per tick (see _refresh_view)
         self.sentence_pane = TickHTML(
-            pn.bind(self._sentence_html, self.param.current), sizing_mode="stretch_width", stylesheets=stylesheets
+            pn.bind(self._sentence_html, self.param.current, self.param.fitting),
+            sizing_mode="stretch_width",
+            stylesheets=stylesheets,
         )
         pane_style = {"sizing_mode": "stretch_width", "stylesheets": stylesheets}
         self.cards_pane = TickHTML(pn.bind(_or_empty(markup.kpi_html), self.param.current), **pane_style)
@@ -144,27 +145,39 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self.upload.param.watch(self._on_upload, "value")
-        self.downloads = pn.Row(
-            pn.widgets.FileDownload(
-                callback=self.contact_file,
-                filename="contacts.csv",
-                label="Download contact list",
-                color="success",
-                width=230,
-            ),
-            self._snapshot_button(),
+        self.example_button = pn.widgets.Button(
+            label="Or try a real experiment: Hillstrom's e-mails", color="light", sizing_mode="stretch_width"
         )
+        self.example_button.on_click(lambda _event: self.use_example("hillstrom"))
+        self.data_step = DataStep(self.data)
+        self.data_step.param.watch(lambda _event: self._on_check(), "check")
+        self.downloads = self._download_row()
 
         # a slider and an input on the one parameter, not an EditableFloatSlider: its inner jslink sits in a
         # class-level registry whose entry holds its own key alive, and with it every closed session's dashboard
-        self.budget_input = pn.widgets.FloatInput.from_param(self.param.budget, name="Budget ($)", format="0,0")
+        self.budget_input = pn.widgets.FloatInput.from_param(
+            self.param.budget, name="Budget ($)", format="0,0", end=None
+        )
         self.budget_slider = pn.widgets.FloatSlider.from_param(
             self.param.budget, name="", show_value=False, sizing_mode="stretch_width", css_classes=["budget-slider"]
         )
-        self.cost_input = pn.widgets.FloatInput.from_param(self.param.cost_per_contact, name="Cost per contact ($)")
+        self.economics_note = TickHTML(
+            pn.bind(self._economics_note_html, self.param.current),
+            sizing_mode="stretch_width",
+            stylesheets=[markup.CSS, ECONOMICS_CSS],
+        )
+        self.break_even_button = pn.widgets.Button(
+            label="Use the break-even budget", visible=False, color="light", sizing_mode="stretch_width"
+        )
+        self.break_even_button.on_click(self._use_break_even)
+        self.cost_input = pn.widgets.FloatInput.from_param(
+            self.param.cost_per_contact, name="Cost per contact ($)", css_classes=["cost-input"]
+        )
         economics = pn.Column(
             self.budget_input,
             self.budget_slider,
+            self.economics_note,
+            self.break_even_button,
             self.cost_input,
             pn.widgets.FloatInput.from_param(self.param.revenue_per_conversion, name="Value per conversion ($)"),
             pn.widgets.CheckBoxGroup.from_param(self.param.strategies, inline=False),
@@ -172,7 +185,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         )
         data_form = pn.Param(
             self.data,
-            parameters=["source", "users", "treated_share", "seed", *MAPPING_FIELDS],
+            parameters=["source", "users", "treated_share", "seed"],
             widgets={
                 "source": pn.widgets.RadioButtonGroup,
                 "users": {"type": pn.widgets.IntInput, "step": 10_000},
@@ -182,7 +195,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             show_name=False,
             sizing_mode="stretch_width",
         )
-        model_form = pn.Param(self.model, show_name=False, sizing_mode="stretch_width")
+        model_form = pn.Param(
+            self.model, show_name=False, sizing_mode="stretch_width", widgets={"seed": pn.widgets.IntInput}
+        )
         self.fit_button = pn.widgets.Button.from_param(self.param.fit, color="primary", sizing_mode="stretch_width")
         self.sidebar = pn.Column(
             "### Economics",
@@ -193,7 +208,9 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
                 "then map its columns:</small>"
             ),
             self.upload,
+            self.example_button,
             data_form,
+            self.data_step,
             pn.Card(model_form, title="Model settings", collapsed=True, sizing_mode="stretch_width"),
             self.fit_button,
             pn.widgets.Button.from_param(
@@ -205,11 +222,21 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         )
         released = self.budget_slider.param.value_throttled
         self.explanation = ExplanationView(budget=released, cost_per_contact=self.param.cost_per_contact)
-        self.main = pn.Column(
+        self.fit_banner = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[BANNER_CSS], visible=False)
+        self.readout_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets)
+        data_card = pn.Card(
+            self.data_step.preview_pane,
+            self.data_step.checked_pane,
+            title="Your data",
+            sizing_mode="stretch_width",
+            visible=self.data_step.param.outline.rx.is_not(None),
+        )
+        self.results = pn.Column(
             self.source_pane,
             self.sentence_pane,
             self.cards_pane,
             self.downloads,
+            pn.Card(self.readout_pane, title="The experiment: A/B readout", sizing_mode="stretch_width"),
             # each view in its own row: Bokeh aligns the frames of plots that share a column, and the
             # frontier's outside legend would then squeeze every other plot's frame to its width
             pn.Row(self.efficiency_pane, sizing_mode="stretch_width"),
@@ -225,6 +252,7 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             pn.Card(self.explanation, title="Who the persuadables are", sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
+        self.main = pn.Column(self.fit_banner, data_card, self.results, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.template.BootstrapTemplate:
         # Bootstrap, not Fast or Material: their designs fetch Google Fonts, and the app must run offline
@@ -233,13 +261,6 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
                 title=TITLE, sidebar=[self.sidebar], main=[self.main], sidebar_width=340
             )
         return self._template
-
-    def _snapshot_button(self) -> pn.viewable.Viewable:
-        if importlib.util.find_spec("uplift_studio.app.snapshot") is None:
-            return pn.widgets.Button(name="Download snapshot (not available)", disabled=True, width=260)
-        return pn.widgets.FileDownload(
-            callback=self.snapshot_file, filename="uplift_snapshot.html", label="Download snapshot", width=230
-        )
 
     @property
     def budget_refs(self) -> BudgetRefs:
@@ -279,8 +300,10 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         self._refs.patch_comparison(plots.comparison_columns(self.current))
 
     @staticmethod
-    def _sentence_html(view: BudgetView | None) -> str:
+    def _sentence_html(view: BudgetView | None, fitting: bool) -> str:
         if view is None:
+            if fitting:
+                return '<p class="sentence">Fitting the models: the results appear here when the fit is done.</p>'
             return '<p class="sentence">Press <b>Fit models</b> to analyse the experiment.</p>'
         return markup.sentence_html(view)
 
@@ -294,6 +317,17 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
             title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh"
         )
         self.comparison_pane.object = self._refs.comparison(element)
+
+    def _show_readout(self, analysis: Analysis, experiment: Experiment | None) -> None:
+        if experiment is None:
+            self.readout_pane.object = "<p>The experiment's data is not loaded with these results.</p>"
+            return
+        data = self.data
+        if data.source == "file":
+            share, labels = data.expected_treated_share, (data.treated_value or "1", data.control_value or "0")
+        else:
+            share, labels = data.treated_share if data.source == "simulated" else 0.5, ("contacted", "not contacted")
+        self.readout_pane.object = readout_html(ab_readout(experiment, share), analysis, labels)
 
     # -- drawing (only when the analysis, the strategies or the cost change) -----------------------------
 
@@ -371,19 +405,25 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
 
         ``defer_views`` (a session being created) puts the numbers in the first page and draws the views once
         the page has loaded: the browser shows the headline without waiting for five plots' models."""
+        new_data = self.analysis is not None and self.analysis.fingerprint != analysis.fingerprint
         self._experiment = experiment
         self.explanation.param.update(analysis=analysis, experiment=experiment)
         self.cost_input.disabled = analysis.per_user_cost
-        cost = None if analysis.per_user_cost else self.cost_per_contact
-        top = max(MAX_BUDGET, math.ceil(analysis.max_budget(cost)))
-        self.param.budget.bounds = (0.0, float(top))
         available = [name for name in STRATEGY_LABELS if name in analysis.paths]
         with param.parameterized.discard_events(self):
             self.analysis = analysis
             self.param.strategies.objects = available
             self.strategies = [name for name in (self.strategies or available) if name in available] or available
+        self._set_budget_range()
         # the headline first: in a session each step is sent as it happens, and the plots take seconds
         self._refresh_view()
+        self._show_readout(analysis, experiment)
+        if new_data and self._break_even > 0:
+            self.notify_info(
+                f"New data: net revenue is largest at a budget of {format_money(self._break_even)} "
+                f"(the whole campaign costs {format_money(analysis.max_budget(self._cost()))}). "
+                "Use the break-even budget button to apply it."
+            )
         if defer_views:
             pn.state.onload(self._draw_views_one_by_one)
         else:
@@ -391,57 +431,3 @@ class Dashboard(Economics, FitControls, pn.viewable.Viewer):
         self.status_pane.object = (
             f"Models fitted ({analysis.settings.model.folds}-fold cross-fitting, {html.escape(analysis.created)})."
         )
-
-    # -- uploads and downloads ----------------------------------------------------------------------------
-
-    @catch_and_notify
-    def _on_upload(self, event: param.parameterized.Event) -> None:
-        if not event.new:  # the file was removed from the drop area: the data stays as it is
-            return
-        name, content = list(event.new.items())[-1]  # one file at a time: the newest
-        # a text file arrives decoded (UTF-8); the readers want its bytes, which encoding gives back exactly
-        content = content.encode() if isinstance(content, str) else content
-        if not content:
-            raise DataError(f"{name or 'the upload'}: the file is empty. Upload the experiment with one row per user.")
-        # keep the file even when its mapping is wrong, so the analyst can fix the form, but switch the data
-        # source to it only once it validates: a bad file never replaces the data the results come from
-        self.data.param.update(file_bytes=content, file_name=name)
-        experiment = experiment_from_bytes(content, name, self.data.column_map(), self.revenue_per_conversion)
-        self.data.source = "file"
-        treated = int(experiment.treatment.sum())
-        message = (
-            f"{name}: {experiment.n_users:,} users ({treated:,} contacted, {len(experiment.features)} features) "
-            "ready. Press Fit models."
-        )
-        self.status_pane.object = html.escape(message)
-        if pn.state.notifications is not None:
-            # Notyf writes its message as HTML: file names, columns and labels come from the user's file
-            pn.state.notifications.success(html.escape(message), duration=NOTIFICATION_MS)
-
-    def notify_error(self, message: str) -> None:
-        self.last_error = message
-        self.status_pane.object = f'<span style="color:#b2182b">{html.escape(message)}</span>'
-        if pn.state.notifications is not None:
-            pn.state.notifications.error(html.escape(message), duration=NOTIFICATION_MS)
-
-    def contact_list(self) -> pl.DataFrame:
-        """The experiment's users to contact under the budget, in targeting order (the core's one builder)."""
-        analysis = self.analysis
-        if analysis is None:
-            raise DataError("no results yet: press Fit models first.")
-        return contact_list(analysis.scored_users(self._experiment), self._budget(), cost_per_contact=self._cost())
-
-    @catch_and_notify
-    def contact_file(self) -> io.StringIO:
-        buffer = io.StringIO()
-        self.contact_list().write_csv(buffer)
-        buffer.seek(0)
-        return buffer
-
-    @catch_and_notify
-    def snapshot_file(self) -> io.StringIO:
-        from uplift_studio.app.snapshot import snapshot_html  # optional module, built by the snapshot work
-
-        if self.analysis is None:
-            raise DataError("no results yet: press Fit models first.")
-        return io.StringIO(snapshot_html(self.analysis, self._budget(), self._cost()))

@@ -4,6 +4,7 @@ data and settings, and the session follows its progress; a finished analysis is 
 from __future__ import annotations
 
 import functools
+import html
 import logging
 from collections.abc import Callable, Hashable
 
@@ -32,7 +33,6 @@ class FitControls(param.Parameterized):
     fitting = param.Boolean(default=False, precedence=-1, doc="A fit for this session is under way.")
     cancel = param.Event(label="Cancel fit", doc="Stop the fit under way at its next fold.")
     job = param.Parameter(default=None, precedence=-1, doc="The fit this session follows.")
-
 
     def _request(self) -> tuple[Hashable, ExperimentFactory, AnalysisSettings]:
         settings = self.model.settings(self._base_settings)
@@ -90,8 +90,10 @@ class FitControls(param.Parameterized):
         self.job = job
         self.fitting = True
         self.progress.active = True
+        self._fit_label = self.data_label()
         self._set_progress(job.done, job.total)
         self.status_pane.object = "Preparing the data..."
+        self._show_banner(job.done, job.total)
         token = job.subscribe(
             self.show_progress, functools.partial(self._schedule, doc, functools.partial(self._finish, job))
         )
@@ -110,6 +112,32 @@ class FitControls(param.Parameterized):
         # called from the worker thread; Panel forwards the change to the session's event loop
         self._set_progress(done, total)
         self.status_pane.object = f"Fitting models: fold {done} of {total} done"
+        self._show_banner(done, total)
+
+    def data_label(self) -> str:
+        data = self.data
+        if data.source == "file":
+            return data.file_name or "the uploaded file"
+        if data.source == "simulated":
+            return f"the simulated campaign ({data.users:,} users, seed {data.seed})"
+        source = self._provided.key[2] if self._provided is not None else None
+        return source or "the data given at start-up"
+
+    def _show_banner(self, done: int, total: int) -> None:
+        """Where the eye is: which data is being fitted, how far, and that what is below is the old result."""
+        label = html.escape(getattr(self, "_fit_label", "the data"))
+        stale = ""
+        if self.analysis is not None:
+            stale = f" The results below are from <b>{html.escape(self.analysis.source)}</b> until it is done."
+        self.fit_banner.object = (
+            f'<div class="fit-banner"><b>Fitting the models on {label}</b>: {done} of {total} folds done.{stale}</div>'
+        )
+        self.fit_banner.visible = True
+        self.results.styles = {"opacity": "0.5"} if self.analysis is not None else {}
+
+    def _hide_banner(self) -> None:
+        self.fit_banner.visible = False
+        self.results.styles = {}
 
     def _set_progress(self, done: int, total: int) -> None:
         # max first, on its own: the bar bounds its value by max only once a max change has been processed
@@ -131,6 +159,7 @@ class FitControls(param.Parameterized):
     def _finish(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
         self.fitting = False
         self.progress.active = False
+        self._hide_banner()
         error = job.future.exception()
         # a bar left full after a failure would read as a finished fit
         self.progress.value = 0 if error is not None else self.progress.max
@@ -138,4 +167,3 @@ class FitControls(param.Parameterized):
             self.status_pane.object = "The fit did not finish; the previous results are kept."
             raise error
         self._apply(job.future.result(), job.experiment, defer_views=defer_views)
-

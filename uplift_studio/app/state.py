@@ -13,17 +13,23 @@ import tempfile
 from pathlib import Path
 
 import param
+import polars as pl
 
 from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, AnalysisSettings
 from uplift_studio.core.data import ColumnMap, Experiment, from_frame
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.reading import read_table
+from uplift_studio.core.reading import read_with_notes
 from uplift_studio.core.simulate import DEFAULT_SEED, DEFAULT_TREATED_SHARE, DEFAULT_USERS, simulate_campaign
+from uplift_studio.core.wording import APP
 
 STRATEGY_NAMES = ("random", "probability", "uplift", "oracle")
 MAX_BUDGET = 500_000.0  # 5x the default budget; an analysis whose full campaign costs more extends it
 FILE_TYPES = (".csv", ".csv.gz", ".parquet", ".pq")
 UPLOAD_LIMIT_MB = 200  # refused in the browser above this, before a byte is sent
+NO_LABELS = "(none: coded 0/1 or yes/no)"
+NO_REVENUE = "(none: value per conversion)"
+NO_ID = "(none: number the rows)"
+NO_COST = "(none: one cost per contact)"
 MAPPING_FIELDS = (
     "treatment_column",
     "treated_value",
@@ -59,28 +65,64 @@ class DataSource(param.Parameterized):
     )
     seed = param.Integer(default=DEFAULT_SEED, bounds=(0, 2**31 - 1), doc="Random seed of the simulated campaign.")
 
+    expected_treated_share = param.Number(
+        default=0.5,
+        bounds=(0.01, 0.99),
+        step=0.05,
+        label="Designed treated share",
+        doc="Share of the file's users the experiment's design put in the treated arm (the sample-ratio check).",
+    )
     file_bytes = param.Bytes(default=None, allow_None=True, precedence=-1, doc="Content of the uploaded file.")
     file_name = param.String(
         default="", precedence=-1, doc="Name of the uploaded file (its ending decides the format)."
     )
-    treatment_column = param.String(default="treatment", doc="Column saying who was contacted.")
-    treated_value = param.String(
-        default="", doc="Label of the contacted arm when the treatment column is not 0/1 (blank: 0/1, yes/no)."
+    # the mapping: Selectors whose choices the data step fills from the uploaded file's own columns and
+    # labels; "" is the "none" choice; any value is accepted so that a setting can precede its file
+    treatment_column = param.Selector(
+        default="treatment", objects=["treatment"], check_on_set=False, doc="Column saying who was contacted."
     )
-    control_value = param.String(default="", doc="Label of the control arm when the treatment column is not 0/1.")
-    conversion_column = param.String(default="converted", doc="Column saying who bought (0/1, yes/no, true/false).")
-    revenue_column = param.String(
-        default="revenue",
-        doc="Column with each user's revenue; if the file has none, the value per conversion is used.",
-    )
-    id_column = param.String(default="user_id", doc="Column with a unique user id (absent: row numbers).")
-    cost_column = param.String(
-        default="", doc="Column with each user's contact cost (blank: one cost per contact for everyone)."
-    )
-    exclude_columns = param.String(
+    treated_value = param.Selector(
         default="",
-        doc="Comma-separated columns that are not features, e.g. other outcomes measured after the contact "
-        "(Hillstrom's visit): a post-treatment column would leak the outcome into the models.",
+        objects={NO_LABELS: ""},
+        check_on_set=False,
+        doc="Label of the contacted arm when the treatment column is not 0/1.",
+    )
+    control_value = param.Selector(
+        default="",
+        objects={NO_LABELS: ""},
+        check_on_set=False,
+        doc="Label of the control arm when the treatment column is not 0/1.",
+    )
+    conversion_column = param.Selector(
+        default="converted",
+        objects=["converted"],
+        check_on_set=False,
+        doc="Column saying who bought (0/1, yes/no, true/false).",
+    )
+    revenue_column = param.Selector(
+        default="revenue",
+        objects=["revenue"],
+        check_on_set=False,
+        doc="Column with each user's revenue; with none, the value per conversion is used.",
+    )
+    id_column = param.Selector(
+        default="user_id",
+        objects=["user_id"],
+        check_on_set=False,
+        doc="Column with a unique user id (none: users are numbered by their row in the file).",
+    )
+    cost_column = param.Selector(
+        default="",
+        objects={NO_COST: ""},
+        check_on_set=False,
+        doc="Column with each user's contact cost (none: one cost per contact for everyone).",
+    )
+    exclude_columns = param.ListSelector(
+        default=[],
+        objects=[],
+        check_on_set=False,
+        doc="Columns that are not features, e.g. other outcomes measured after the contact (Hillstrom's "
+        "visit): a post-treatment column would leak the outcome into the models.",
     )
 
     @param.depends("source", watch=True, on_init=True)
@@ -101,7 +143,7 @@ class DataSource(param.Parameterized):
             conversion=self.conversion_column.strip(),
             revenue=self.revenue_column.strip() or None,
             cost=self.cost_column.strip() or None,
-            exclude=tuple(name.strip() for name in self.exclude_columns.split(",") if name.strip()),
+            exclude=tuple(name.strip() for name in self.exclude_columns if name.strip()),
         )
 
     def key(self, revenue_per_conversion: float | None = None) -> tuple:
@@ -126,19 +168,34 @@ class DataSource(param.Parameterized):
         return experiment_from_bytes(self.file_bytes, self.file_name, self.column_map(), revenue_per_conversion)
 
 
-def experiment_from_bytes(
-    content: bytes, file_name: str, columns: ColumnMap, revenue_per_conversion: float | None = None
-) -> Experiment:
-    """An uploaded file through the core's own reader and validation, named as the user named it."""
+def table_from_bytes(content: bytes, file_name: str) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """An uploaded file through the core's own reader (its checks and notes), named as the user named it."""
     name = Path(file_name or "upload").name
+    if not content:
+        raise DataError(f"{name}: the file is empty. Upload the experiment with one row per user.")
     if not name.lower().endswith(FILE_TYPES):
         raise DataError(f"{name}: unknown file type. Upload a .csv, .csv.gz or .parquet file.")
-    # the core reads from a path (its messages name the file); a private temporary folder keeps the name
+    # the core reads from a path; a private temporary folder keeps the user's name for its ending
     with tempfile.TemporaryDirectory(prefix="uplift_upload_") as folder:
         path = Path(folder) / name
         path.write_bytes(content)
-        raw = read_table(path)
-    return from_frame(raw, columns, source=name, revenue_per_conversion=revenue_per_conversion)
+        return read_with_notes(path, shown=name, wording=APP)
+
+
+def experiment_from_bytes(
+    content: bytes, file_name: str, columns: ColumnMap, revenue_per_conversion: float | None = None
+) -> Experiment:
+    """An uploaded file read and validated with its mapping; every problem is a :class:`DataError` in the
+    app's words (its fields, not command-line flags)."""
+    raw, notes = table_from_bytes(content, file_name)
+    experiment = from_frame(
+        raw,
+        columns,
+        source=Path(file_name or "upload").name,
+        revenue_per_conversion=revenue_per_conversion,
+        wording=APP,
+    )
+    return dataclasses.replace(experiment, notes=notes + experiment.notes) if notes else experiment
 
 
 class Economics(param.Parameterized):
@@ -146,7 +203,9 @@ class Economics(param.Parameterized):
 
     budget = param.Number(
         default=DEFAULT_BUDGET,
-        bounds=(0.0, MAX_BUDGET),
+        # no upper bound: a typed budget beyond the slider's end is clamped with a notice, not dropped
+        bounds=(0.0, None),
+        softbounds=(0.0, MAX_BUDGET),
         step=1_000.0,
         doc="Money available for the campaign's contacts, in the currency of the revenue.",
     )

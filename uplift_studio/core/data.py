@@ -217,7 +217,7 @@ def _treatment(
         if dropped:
             others = labels.filter(~keep)
             notes.append(
-                f"{dropped} rows with other {column!r} labels ({_examples(others)}) were left out: "
+                f"{dropped:,} rows with other {column!r} labels ({_examples(others)}) were left out: "
                 f"the analysis compares {treated!r} with {control!r}."
             )
         coded = is_treated.cast(pl.Int8)
