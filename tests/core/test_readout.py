@@ -1,6 +1,7 @@
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 
 from tests.helpers import hillstrom_columns, shared_file
 from uplift_studio.core.data import ColumnMap, from_frame, load_experiment
@@ -69,3 +70,35 @@ def test_starbucks_reproduces_the_published_incremental_response_rate():
     readout = ab_readout(experiment)
     assert readout.conversion_effect.estimate == pytest.approx(0.009455, abs=5e-7)
     assert (readout.treated.users, readout.treated.conversions) == (42_364, 721)
+
+
+def test_p_value_is_the_two_sided_normal_test_and_agrees_with_welch():
+    # 20,000 users per arm with a small revenue effect: Welch's t test with ~4e4 degrees of freedom differs
+    # from the normal test only by the gap between t and normal tails (relative ~1e-4 here)
+    rng = np.random.default_rng(3)
+    treated = rng.gamma(0.3, 50.0, 20_000) + 0.8
+    control = rng.gamma(0.3, 50.0, 20_000)
+    effect = difference_in_means(treated, control)
+    welch = stats.ttest_ind(treated, control, equal_var=False)
+    assert effect.p_value == pytest.approx(2 * stats.norm.sf(abs(effect.estimate / effect.se)), rel=1e-12)
+    assert effect.p_value == pytest.approx(welch.pvalue, rel=1e-3, abs=1e-6)
+    assert 0.001 < effect.p_value < 0.2  # a case where the p-value is neither 0 nor 1, so the check bites
+
+
+def test_p_values_are_uniform_under_no_effect():
+    # 400 null experiments: the share with p < 0.05 has SD sqrt(.05 * .95 / 400) = 0.011; [0.02, 0.09] is
+    # 2.7 SD below and 3.6 SD above
+    rng = np.random.default_rng(4)
+    p_values = [difference_in_means(rng.exponential(5.0, 800), rng.exponential(5.0, 800)).p_value for _ in range(400)]
+    assert 0.02 <= np.mean(np.array(p_values) < 0.05) <= 0.09
+
+
+def test_the_readout_prints_and_exports_each_p_value():
+    readout = ab_readout(simulate_campaign(3_000, seed=2))
+    text = format_readout(readout)
+    assert f"p = {readout.conversion_effect.p_value:.3g}" in text
+    assert f"p = {readout.revenue_effect.p_value:.3g}" in text
+    exported = readout.to_dict()
+    assert exported["revenue_effect"]["p_value"] == readout.revenue_effect.p_value
+    constant = difference_in_means(np.ones(5), np.ones(4))
+    assert np.isnan(constant.p_value)  # no spread: nothing to test

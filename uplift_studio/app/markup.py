@@ -18,7 +18,7 @@ from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.formats import format_count, format_money, format_roi, format_share
 from uplift_studio.core.strategies import strategy_label
-from uplift_studio.core.view import BudgetView
+from uplift_studio.core.view import BudgetView, format_signed_money
 
 CSS = """
 .kpis { display: flex; flex-wrap: wrap; gap: 10px; }
@@ -57,7 +57,7 @@ CARD_LABELS = {
     "contacts": "Contacts",
     "spend": "Spend",
     "net": "Net (revenue - spend)",
-    "lift": "Lift over probability",
+    "versus_probability": "Uplift vs probability",
     "oracle": "Share of oracle",
 }
 
@@ -86,9 +86,14 @@ def cards(view: BudgetView) -> list[Card]:
     """The headline cards of the uplift strategy at the view's budget."""
     uplift = view.uplift
     probability = view.results.get("probability")
-    versus = ""
-    if probability is not None:
-        versus = f"vs {format_money(probability.incremental_revenue)} targeting likely buyers"
+    difference = view.uplift_minus_probability
+    versus = (format_signed_money(None), "")
+    if probability is not None and difference is not None:
+        versus = (
+            format_signed_money(difference.estimate),
+            f"95% {format_signed_money(difference.ci_low)} to {format_signed_money(difference.ci_high)}; "
+            f"targeting likely buyers earns {format_money(probability.incremental_revenue)}",
+        )
     values = {
         "incremental_revenue": (
             format_money(uplift.incremental_revenue),
@@ -101,16 +106,11 @@ def cards(view: BudgetView) -> list[Card]:
         ),
         "spend": (format_money(uplift.spend), f"of a {format_money(view.budget)} budget"),
         "net": (format_money(uplift.net), "incremental revenue minus spend"),
-        "lift": (
-            format_share(view.lift_over_probability, signed=True),
-            versus,
-        ),
+        "versus_probability": versus,
         "oracle": (format_share(view.share_of_oracle), "of the true value the best ranking would earn"),
     }
-    return [
-        Card(key, label, *values[key], hidden=key == "oracle" and view.share_of_oracle is None)
-        for key, label in CARD_LABELS.items()
-    ]
+    hidden = {"oracle": view.share_of_oracle is None, "versus_probability": difference is None}
+    return [Card(key, label, *values[key], hidden=hidden.get(key, False)) for key, label in CARD_LABELS.items()]
 
 
 def _cells(result: StrategyResult) -> dict[str, str]:

@@ -20,10 +20,11 @@ from uplift_studio.core import budget as budget_math
 from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.cache import cache_key, cached, has_entry
 from uplift_studio.core.crossfit import Scores, cross_fit
-from uplift_studio.core.curve import build_curve, targeting_order
+from uplift_studio.core.curve import Curve, build_curve, targeting_order
 from uplift_studio.core.data import COST, Experiment
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.metrics import decile_table, qini_auc_score, uplift_auc_score
+from uplift_studio.core.metrics import coefficient_intervals, decile_table, perfect_curves
+from uplift_studio.core.paired import PairedDifference, Rankings, comparisons, paired_difference, rank_users
 from uplift_studio.core.path import SpendPath, curve_path
 from uplift_studio.core.segments import (
     DensityGrid,
@@ -82,7 +83,9 @@ class Analysis:
     scores: Scores
     paths: dict[str, SpendPath]
     deciles: dict[str, pl.DataFrame]
+    # per strategy: qini_coefficient and auuc, each with its _se, _ci_low and _ci_high
     metrics: dict[str, dict[str, float]]
+    rankings: Rankings
     segments: pl.DataFrame
     segment_agreement: pl.DataFrame | None
     density: DensityGrid
@@ -120,12 +123,30 @@ class Analysis:
 
     def view(self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> BudgetView:
         """Everything shown at ``budget``: each strategy's result, the comparisons and the sentence."""
+        results = self.at_budget(budget, cost_per_contact)
         return BudgetView(
             budget=float(budget),
             cost_per_contact=self._cost(cost_per_contact),
             population=self.population,
-            results=self.at_budget(budget, cost_per_contact),
+            results=results,
+            # only the comparison every page shows: a slider tick (and each of the snapshot's 400 positions)
+            # pays for one paired read; other pairs are a call to paired_difference away
+            comparisons=comparisons(self.rankings, self.paths, results, self.scale, others=("probability",)),
         )
+
+    def paired_difference(
+        self, first: str, second: str, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
+    ) -> PairedDifference:
+        """``first`` minus ``second`` in projected incremental revenue at ``budget``, paired on the same
+        held-out users (:mod:`uplift_studio.core.paired`)."""
+        results = self.at_budget(budget, cost_per_contact)
+        return paired_difference(self.rankings, self.paths, results, first, second, self.scale)
+
+    def comparisons(
+        self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT, against: str = "uplift"
+    ) -> dict[str, PairedDifference]:
+        """``against`` minus every other strategy at ``budget``, by the other strategy's name."""
+        return comparisons(self.rankings, self.paths, self.at_budget(budget, cost_per_contact), self.scale, against)
 
     def frontier(
         self, budgets: np.ndarray, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
@@ -165,6 +186,16 @@ def _truth_at_steps(k: np.ndarray, order: np.ndarray, true_value: np.ndarray) ->
     return cumulative[k]
 
 
+def _coefficients(
+    curves: dict[str, Curve], revenue: np.ndarray, treatment: np.ndarray, seed: int
+) -> dict[str, dict[str, float]]:
+    """Each strategy's Qini coefficient and AUUC with 95% intervals; one generator from the model seed, used
+    in strategy order, so the same settings give the same intervals."""
+    perfect = perfect_curves(revenue, treatment)
+    rng = np.random.default_rng(seed)
+    return {name: coefficient_intervals(curve, perfect, rng=rng) for name, curve in curves.items()}
+
+
 def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progress | None) -> Analysis:
     scores = cross_fit(experiment, settings.model, progress)
     mask = scores.evaluation
@@ -181,22 +212,24 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
         true_value = experiment.truth["true_incremental_revenue"].to_numpy()[mask]
 
     paths: dict[str, SpendPath] = {}
-    deciles, metrics = {}, {}
+    deciles, orders, metric_curves = {}, {}, {}
     for name, score in scores.strategies().items():
         score = score[mask]
         if name == "random" and cost is not None:
             # per-user costs rank by score per unit of cost; random must stay random, not "cheapest first"
             score = score * cost
         curve = build_curve(revenue, score, treatment, conversions=converted, cost=cost)
+        # the one sort the budget reads rely on: paired comparisons gather each strategy's contacts by it
+        orders[name] = targeting_order(score, cost)
         truth = None
         if true_value is not None:
-            truth = _truth_at_steps(curve.k, targeting_order(score, cost), true_value)
+            truth = _truth_at_steps(curve.k, orders[name], true_value)
         paths[name] = curve_path(name, curve, truth)
         deciles[name] = decile_table(curve)
-        metrics[name] = {
-            "qini_coefficient": float(qini_auc_score(revenue, score, treatment)),
-            "auuc": float(uplift_auc_score(revenue, score, treatment)),
-        }
+        # the coefficients rank by the score alone, also with per-user costs (scikit-uplift's definition)
+        metric_curves[name] = curve if cost is None else build_curve(revenue, score, treatment)
+    metrics = _coefficients(metric_curves, revenue, treatment, settings.model.seed)
+    del metric_curves
 
     control_rate = float(converted[treatment == 0].mean())
     thresholds = SegmentThresholds.from_control_rate(control_rate)
@@ -219,6 +252,7 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
         paths=paths,
         deciles=deciles,
         metrics=metrics,
+        rankings=rank_users(revenue, treatment, orders),
         segments=segments,
         segment_agreement=segment_agreement,
         density=density_grid(p_control, p_treated),

@@ -282,3 +282,109 @@ def decile_table(curve: Curve, n_bins: int = 10) -> pl.DataFrame:
         },
         nan_to_null=True,
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Coefficient intervals (a resampling of per-bin sufficient statistics)
+
+COEFFICIENT_REPLICATES = 400
+_USERS_PER_BIN = 100
+_MAX_BINS = 500
+
+
+def perfect_curves(outcome: npt.ArrayLike, treatment: npt.ArrayLike) -> tuple[Curve, Curve]:
+    """The perfect uplift and perfect Qini curves of the observed data: the coefficients' normalisers,
+    shared by every strategy of one data set."""
+    return perfect_uplift_curve(outcome, treatment), perfect_qini_curve(outcome, treatment)
+
+
+def _bin_edges(curve: Curve) -> np.ndarray:
+    """About ``n / 100`` (at most 500) tie-group boundaries spread evenly over the depth: the edges of the
+    bins the resampling works on. A tie group is never cut, so no bin depends on the order of ties."""
+    bins = int(np.clip(curve.n // _USERS_PER_BIN, 1, _MAX_BINS))
+    wanted = np.linspace(0, curve.n, bins + 1)
+    return np.unique(np.searchsorted(curve.k, wanted, side="left").clip(0, curve.k.size - 1))
+
+
+def _resampled_arm(
+    counts: np.ndarray, sums: np.ndarray, squares: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin (count, sum) of one arm on ``n_boot`` replicates, cumulated down the bins (leading 0 column).
+
+    A stratified bootstrap resample's bin counts and sums are, per bin, sums of many users' multinomial
+    weights times (1, y): Gaussian with covariance ``[[c, s], [s, q]]`` per bin (c, s, q the bin's count,
+    sum and sum of squares) less the term that fixes the arm's size. Drawing them directly costs
+    ``n_boot x bins``, not ``n_boot x users``; the arm's total count is then conditioned to its size, as
+    the stratified resample keeps it.
+    """
+    shape = (n_boot, counts.size)
+    first, second = rng.standard_normal(shape), rng.standard_normal(shape)
+    root = np.sqrt(counts)
+    loading = np.divide(sums, root, out=np.zeros(counts.shape), where=counts > 0)
+    residual = np.sqrt(np.maximum(squares - loading * loading, 0.0))
+    count_draws = counts + root * first
+    sum_draws = sums + loading * first + residual * second
+    total = counts.sum()
+    if total > 0:
+        excess = count_draws.sum(axis=1, keepdims=True) - total
+        count_draws -= counts / total * excess
+        sum_draws -= sums / total * excess
+    zero = np.zeros((n_boot, 1))
+    return np.hstack([zero, np.cumsum(count_draws, axis=1)]), np.hstack([zero, np.cumsum(sum_draws, axis=1)])
+
+
+def _areas_above_random(k: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """:func:`_area_above_random` per row of ``k`` and ``values`` (replicates x points)."""
+    area = np.sum(np.diff(k, axis=1) * (values[:, 1:] + values[:, :-1]), axis=1) / 2.0
+    return area - 0.5 * k[:, -1] * values[:, -1]
+
+
+def coefficient_intervals(
+    curve: Curve,
+    perfect: tuple[Curve, Curve],
+    *,
+    n_boot: int = COEFFICIENT_REPLICATES,
+    rng: np.random.Generator,
+) -> dict[str, float]:
+    """The Qini coefficient and AUUC of ``curve`` (exactly :func:`qini_auc_score` and
+    :func:`uplift_auc_score`) with 95% intervals ``estimate +- 1.96 SE``.
+
+    The SE is that of a stratified bootstrap over the users at the curve's fixed order (a resampled user
+    keeps its score, so the ranking never changes), drawn from per-bin sufficient statistics (see
+    ``_resampled_arm``): the curve's cumulative counts, sums and squares at about n / 100 tie-group
+    boundaries. The normalisers (the observed data's best ranking, ``perfect``) are held at their observed
+    value: their own sampling error is a small fraction of the areas'. tests/core/test_analysis.py checks
+    the SE against a bootstrap that resamples users and re-sorts.
+    """
+    if n_boot < 2:
+        raise DataError(f"n_boot must be at least 2 to estimate a spread; got {n_boot}.")
+    perfect_uplift, perfect_qini = perfect
+    uplift_normaliser = _area_above_random(perfect_uplift, _sklift_uplift_values(perfect_uplift))
+    qini_normaliser = _area_above_random(perfect_qini, _sklift_qini_values(perfect_qini))
+    auuc = _ratio(_area_above_random(curve, _sklift_uplift_values(curve)), uplift_normaliser)
+    qini = _ratio(_area_above_random(curve, _sklift_qini_values(curve)), qini_normaliser)
+
+    edges = _bin_edges(curve)
+
+    def per_bin(cumulative: np.ndarray) -> np.ndarray:
+        return np.diff(cumulative[edges].astype(np.float64))
+
+    n_t, sum_t = _resampled_arm(per_bin(curve.n_t), per_bin(curve.sum_t), per_bin(curve.sumsq_t), n_boot, rng)
+    n_c, sum_c = _resampled_arm(per_bin(curve.n_c), per_bin(curve.sum_c), per_bin(curve.sumsq_c), n_boot, rng)
+    k = n_t + n_c
+    # an arm barely present in the top bin is taken as empty, as scikit-uplift takes an empty arm's mean as 0
+    treated, control = n_t > 0.5, n_c > 0.5
+    mean_t = np.divide(sum_t, n_t, out=np.zeros(k.shape), where=treated)
+    mean_c = np.divide(sum_c, n_c, out=np.zeros(k.shape), where=control)
+    ratio = np.divide(n_t, n_c, out=np.zeros(k.shape), where=control)
+    uplift_areas = _areas_above_random(k, (mean_t - mean_c) * k)
+    qini_areas = _areas_above_random(k, sum_t - sum_c * ratio)
+    out = {"qini_coefficient": float(qini), "auuc": float(auuc)}
+    for name, estimate, areas, normaliser in (
+        ("qini", qini, qini_areas, qini_normaliser),
+        ("auuc", auuc, uplift_areas, uplift_normaliser),
+    ):
+        se = float(np.std(areas, ddof=1) / abs(normaliser)) if normaliser != 0 else float("nan")
+        low, high = estimate - Z95 * se, estimate + Z95 * se
+        out |= {f"{name}_se": se, f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}
+    return out

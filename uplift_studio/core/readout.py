@@ -3,6 +3,9 @@
 Intervals are normal (Wald) intervals for a difference of two independent means with unequal variances:
 ``diff +- 1.96 sqrt(s_T^2 / n_T + s_C^2 / n_C)`` (sample variances, ddof=1). The sample-ratio-mismatch
 check is Pearson's chi-square goodness-of-fit test of the arm sizes against the expected treated share.
+Each effect's p-value is the two-sided normal (Wald) test of "no effect" from the same SE,
+``2 (1 - Phi(|diff| / SE))``; Welch's t test differs only by the gap between t and normal tails, a
+relative 1e-4 at 20,000 users per arm (tests/core/test_readout.py).
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ class Arm:
 
 @dataclass(frozen=True)
 class Effect:
-    """A difference of means, treated minus control, with its standard error and 95% interval."""
+    """A difference of means, treated minus control, with its standard error, 95% interval and the
+    two-sided p-value of the normal test of no effect (NaN when the SE is 0: both arms constant)."""
 
     estimate: float
     se: float
     ci_low: float
     ci_high: float
     relative: float  # estimate / control mean (nan when the control mean is 0)
+    p_value: float
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ def difference_in_means(treated: np.ndarray, control: np.ndarray) -> Effect:
     estimate = mean_t - mean_c
     se = float(np.sqrt(var_t / treated.size + var_c / control.size))
     relative = estimate / mean_c if mean_c != 0 else float("nan")
-    return Effect(estimate, se, estimate - Z95 * se, estimate + Z95 * se, relative)
+    p_value = float(2.0 * stats.norm.sf(abs(estimate) / se)) if se > 0 else float("nan")
+    return Effect(estimate, se, estimate - Z95 * se, estimate + Z95 * se, relative, p_value)
 
 
 def _arm(converted: np.ndarray, revenue: np.ndarray) -> Arm:
@@ -135,9 +141,10 @@ def format_readout(readout: Readout) -> str:
         f"{c.revenue_per_user:>11.4f}",
         "",
         f"Effect on conversion rate: {conv.estimate:+.6f} ({conv.estimate * 100:+.3f} points, "
-        f"{conv.relative:+.1%} relative), 95% CI [{conv.ci_low:+.6f}, {conv.ci_high:+.6f}]",
+        f"{conv.relative:+.1%} relative), 95% CI [{conv.ci_low:+.6f}, {conv.ci_high:+.6f}], "
+        f"p = {conv.p_value:.3g}",
         f"Effect on revenue per user: {rev.estimate:+.4f} ({rev.relative:+.1%} relative), "
-        f"95% CI [{rev.ci_low:+.4f}, {rev.ci_high:+.4f}]",
+        f"95% CI [{rev.ci_low:+.4f}, {rev.ci_high:+.4f}], p = {rev.p_value:.3g}",
         f"Sample ratio: treated share {readout.observed_treated_share:.4f} vs expected "
         f"{readout.expected_treated_share:.4f}; chi-square {readout.srm_chi2:.2f}, p = {readout.srm_p_value:.3g}",
     ]

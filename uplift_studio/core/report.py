@@ -7,6 +7,25 @@ import math
 from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.formats import format_money
 from uplift_studio.core.strategies import strategy_label
+from uplift_studio.core.view import format_difference
+
+_COEFFICIENTS = (("qini_coefficient", "qini"), ("auuc", "auuc"))
+
+
+def metric_intervals(analysis: Analysis) -> dict[str, dict[str, dict[str, float]]]:
+    """Per strategy, the Qini coefficient and AUUC each with its SE and 95% interval."""
+    return {
+        name: {
+            key: {
+                "estimate": m[key],
+                "se": m[f"{prefix}_se"],
+                "ci_low": m[f"{prefix}_ci_low"],
+                "ci_high": m[f"{prefix}_ci_high"],
+            }
+            for key, prefix in _COEFFICIENTS
+        }
+        for name, m in analysis.metrics.items()
+    }
 
 
 def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
@@ -50,7 +69,15 @@ def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | Non
     }
     if analysis.has_truth:
         payload["truth"] = {name: {"incremental_revenue": r.true_incremental_revenue} for name, r in results.items()}
+    # kept (add, never rename); the ratio is None when probability targeting earns nothing: read the difference
     payload["lift_over_probability"] = view.lift_over_probability
+    versus = view.uplift_minus_probability
+    payload["uplift_minus_probability"] = None if versus is None else versus.as_dict()
+    payload["comparisons"] = {
+        f"uplift_minus_{name}": difference.as_dict()
+        for name, difference in analysis.comparisons(budget, cost_per_contact).items()
+    }
+    payload["metric_intervals"] = metric_intervals(analysis)
     payload["share_of_oracle"] = view.share_of_oracle
     payload["break_even_budget"] = analysis.break_even_budget("uplift", cost_per_contact)
     payload["contacted_everyone"] = bool(any_result.contacted_everyone)
@@ -87,18 +114,21 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
             row += f"{format_money(r.true_incremental_revenue):>12}"
         lines.append(row)
     lines.append("")
-    lift = view.lift_over_probability
-    if lift is not None:
-        lines.append(f"Uplift over probability targeting: {lift:+.1%} incremental revenue.")
+    versus = view.uplift_minus_probability
+    if versus is not None:
+        lines.append(
+            f"Uplift minus probability targeting: {format_difference(versus)} incremental revenue, paired on the "
+            "same held-out customers."
+        )
     oracle_share = view.share_of_oracle
     if oracle_share is not None:
         lines.append(f"Uplift strategy's share of the oracle (true value): {oracle_share:.1%}.")
     qini = ", ".join(
-        f"{name} {m['qini_coefficient']:.3f}"
+        f"{name} {m['qini_coefficient']:.3f} [{m['qini_ci_low']:.3f}, {m['qini_ci_high']:.3f}]"
         for name, m in analysis.metrics.items()
         if math.isfinite(m["qini_coefficient"])
     )
-    lines.append(f"Qini coefficients: {qini}.")
+    lines.append(f"Qini coefficients (95% interval): {qini}.")
     lines.append(
         "Break-even budget (marginal ROI falls to 1) for uplift targeting: "
         f"{format_money(analysis.break_even_budget('uplift', cost_per_contact))}."
