@@ -107,6 +107,8 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
     check_economics(args)
     experiment = experiment_from_args(args)
+    for note in experiment.notes:  # e.g. ids that are row numbers: the list must be read against its file
+        print(f"note: {note}", file=sys.stderr)
     if args.score_file is None:
         from uplift_studio.core.analysis import run_analysis
 
