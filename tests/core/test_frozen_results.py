@@ -18,11 +18,14 @@ from uplift_studio.core.contacts import contacts_under_budget
 from uplift_studio.core.crossfit import fit_final
 from uplift_studio.core.curve import build_curve
 from uplift_studio.core.data import ColumnMap
+from uplift_studio.core.examples import example
 from uplift_studio.core.explain import explain_at, prepare_explanation
 from uplift_studio.core.metrics import bootstrap_uplift
 from uplift_studio.core.policy import policy_value_ipw
 from uplift_studio.core.readout import ab_readout
+from uplift_studio.core.mapping import summarise
 from uplift_studio.core.tlearner import Prediction, Training
+from uplift_studio.core.wording import CLI
 
 
 def _same(left, right) -> bool:
@@ -111,6 +114,11 @@ def results(small_campaign):
         small_campaign,
         ColumnMap(),
         economics(path, 2.0, None),
+        analysis.rankings,
+        view.uplift_minus_probability,
+        example("hillstrom"),
+        summarise(small_campaign.frame)[0],
+        CLI,
     ]
 
 

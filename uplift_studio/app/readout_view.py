@@ -87,7 +87,7 @@ def readout_html(readout: Readout, analysis: Analysis | None, labels: tuple[str,
 def _score_cells(values: dict[str, float]) -> dict[str, str]:
     cells = {}
     for key, shown in (("qini_coefficient", "qini"), ("auuc", "auuc")):
-        low, high = values.get(f"{key}_ci_low"), values.get(f"{key}_ci_high")
+        low, high = values.get(f"{shown}_ci_low"), values.get(f"{shown}_ci_high")
         cells[shown] = f"{values[key]:+.4f}"
         cells[f"{shown}_ci"] = "" if low is None or high is None else f"{low:+.4f} to {high:+.4f}"
     return cells

@@ -70,6 +70,11 @@ def labels(frame: pl.DataFrame, column: str) -> tuple[str, ...]:
     return tuple(counts.get_column(series.name).to_list())
 
 
+def _has_control(frame: pl.DataFrame, summary: ColumnSummary) -> bool:
+    arms = labels(frame, summary.name)
+    return summary.binary or any(re.search(_CONTROL, label, re.IGNORECASE) for label in arms)
+
+
 def _first(summaries: tuple[ColumnSummary, ...], pattern: str, accept, taken: set[str]) -> str | None:
     for summary in summaries:
         if summary.name not in taken and re.search(pattern, summary.name, re.IGNORECASE) and accept(summary):
@@ -92,7 +97,10 @@ def suggest(frame: pl.DataFrame) -> ColumnMap:
             taken.add(found)
         return found
 
-    treatment = pick("treatment", "treatment", lambda s: 2 <= s.distinct <= MAX_LABELS)
+    # an assignment column says which arm is the control (Hillstrom's "segment", not its "history_segment")
+    treatment = pick("treatment", "treatment", lambda s: 2 <= s.distinct <= MAX_LABELS and _has_control(frame, s))
+    if treatment is None:
+        treatment = pick("treatment", "treatment", lambda s: 2 <= s.distinct <= MAX_LABELS)
     conversion = pick("converted", "conversion", lambda s: s.binary)
     revenue = pick("revenue", "revenue", lambda s: s.numeric and not s.binary)
     user_id = pick("user_id", "id", lambda s: s.distinct == frame.height and s.nulls == 0)
