@@ -4,8 +4,6 @@ sample-ratio check, and each strategy's Qini coefficient and AUUC on the held-ou
 
 from __future__ import annotations
 
-import math
-
 from uplift_studio.app import markup
 from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.readout import Arm, Effect, Readout
@@ -18,8 +16,13 @@ def _share(value: float, digits: int = 4) -> str:
 
 
 def _rate_interval(arm: Arm) -> str:
-    se = math.sqrt(max(arm.conversion_rate * (1 - arm.conversion_rate), 0.0) / max(arm.users - 1, 1))
+    se = arm.conversion_rate_se
     return f"{_share(max(arm.conversion_rate - Z95 * se, 0.0), 3)} to {_share(arm.conversion_rate + Z95 * se, 3)}"
+
+
+def _revenue_interval(arm: Arm) -> str:
+    se = arm.revenue_per_user_se
+    return f"${max(arm.revenue_per_user - Z95 * se, 0.0):,.4f} to ${arm.revenue_per_user + Z95 * se:,.4f}"
 
 
 def _p_value(effect: Effect) -> str:
@@ -27,7 +30,7 @@ def _p_value(effect: Effect) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def _arm_row(name: str, key: str, arm: Arm, revenue: Effect | None) -> dict[str, str]:
+def _arm_row(name: str, key: str, arm: Arm) -> dict[str, str]:
     return {
         "name": name,
         "key": key,
@@ -36,7 +39,7 @@ def _arm_row(name: str, key: str, arm: Arm, revenue: Effect | None) -> dict[str,
         "rate": _share(arm.conversion_rate),
         "rate_ci": _rate_interval(arm),
         "revenue": f"${arm.revenue_per_user:,.4f}",
-        "revenue_ci": "",
+        "revenue_ci": _revenue_interval(arm),
     }
 
 
@@ -71,8 +74,8 @@ def readout_html(readout: Readout, analysis: Analysis | None, labels: tuple[str,
         "readout.html",
         source=readout.source,
         arms=[
-            _arm_row(f"Treated ({treated_label})", "treated", readout.treated, None),
-            _arm_row(f"Control ({control_label})", "control", readout.control, None),
+            _arm_row(f"Treated ({treated_label})", "treated", readout.treated),
+            _arm_row(f"Control ({control_label})", "control", readout.control),
         ],
         effects=effects,
         srm_alert=readout.srm_alert,

@@ -29,6 +29,8 @@ class Arm:
     conversion_rate: float
     revenue: float
     revenue_per_user: float
+    conversion_rate_se: float  # standard errors of the two means (sample SD / sqrt(users))
+    revenue_per_user_se: float
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,11 @@ def _arm(converted: np.ndarray, revenue: np.ndarray) -> Arm:
     users = int(converted.size)
     conversions = int(converted.sum())
     total = float(revenue.sum())
-    return Arm(users, conversions, conversions / users, total, total / users)
+
+    def se(values: np.ndarray) -> float:
+        return float(np.std(values, ddof=1) / np.sqrt(users)) if users > 1 else float("nan")
+
+    return Arm(users, conversions, conversions / users, total, total / users, se(converted), se(revenue))
 
 
 def sample_ratio_test(n_treated: int, n_control: int, expected_treated_share: float) -> tuple[float, float]:
