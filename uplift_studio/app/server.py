@@ -9,6 +9,7 @@ import sys
 
 import holoviews as hv
 import panel as pn
+from panel.io.resources import LOCAL_DIST
 
 from uplift_studio.app.dashboard import TITLE, Dashboard
 from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided, analysis_job
@@ -37,6 +38,8 @@ def build_dashboard(
     """
     pn.extension("filedropper", notifications=True)
     hv.extension("bokeh")
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        serve_css_locally(pn.state.curdoc)
     dashboard = Dashboard(
         analysis,
         experiment=experiment,
@@ -60,6 +63,17 @@ def build_dashboard(
         else:
             pn.state.onload(dashboard.start_fit)
     return dashboard
+
+
+def serve_css_locally(document) -> None:
+    """Point the session's style sheets at this server's own copy of Panel's files, never its CDN.
+
+    Panel sets the ``dist_url`` its models' style sheets are patched with only when it renders the page's
+    HTML. A session that Bokeh creates from a websocket (its page's session had expired before the browser
+    connected, as under load) never gets it, and every style sheet then loads from cdn.holoviz.org: an
+    offline app would lose its styles, and every app would call the internet."""
+    rel_path = pn.state.rel_path
+    document._template_variables.setdefault("dist_url", f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST)
 
 
 def release_memory(session_context) -> None:  # noqa: ARG001 - the signature Bokeh requires
