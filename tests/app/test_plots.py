@@ -12,6 +12,7 @@ from uplift_studio.core.formats import format_money, format_roi
 from uplift_studio.core.segments import SEGMENTS
 from uplift_studio.core.stats import Z95
 from uplift_studio.core.strategies import STRATEGY_LABELS
+from uplift_studio.core.view import format_signed_money
 
 hv.extension("bokeh")
 
@@ -156,13 +157,15 @@ def test_quadrants_draw_a_density_not_users(analysis):
     )
     assert set(sure.dimension_values("p_control")) == {analysis.thresholds.sure_thing_p_control}
 
-    labels = [e for e in overlay if isinstance(e, hv.Labels)][0]
-    texts = dict(zip(labels.dimension_values("segment"), labels.dimension_values("text"), strict=True))
+    labels = [e for e in overlay if isinstance(e, hv.Labels)]
+    texts = {label.dimension_values("segment")[0]: label.dimension_values("text")[0] for label in labels}
     assert set(texts) == set(SEGMENTS)
     for row in analysis.segments.iter_rows(named=True):
-        assert f"{row['users']:,} users" in texts[row["segment"]]
-    persuadables = analysis.segments.filter(pl.col("segment") == "persuadable").row(0, named=True)
-    assert f"{persuadables['share_of_incremental']:.0%} of incremental revenue" in texts["persuadable"]
+        text = texts[row["segment"]]
+        assert f"{row['users']:,} users" in text
+        # the observed effect per user and its 95% interval, as the segment table has them
+        assert f"observed {format_signed_money(row['uplift'])} per user" in text
+        assert f"95% interval {format_signed_money(row['ci_low'])} to {format_signed_money(row['ci_high'])}" in text
 
 
 def test_segment_agreement_table(analysis, real_like_analysis):

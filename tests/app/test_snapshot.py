@@ -14,16 +14,17 @@ import numpy as np
 import pytest
 from bokeh.document import Document
 from bokeh.io.doc import patch_curdoc
-from bokeh.models import ColumnDataSource, CustomJS, Div, Slider
+from bokeh.models import ColumnDataSource, CustomJS, Div, Slider, Title
 
 from uplift_studio.app import markup, snapshot, snapshot_slider
 from uplift_studio.core.analysis import AnalysisSettings, run_analysis
 from uplift_studio.core.data import ColumnMap, from_frame
 from uplift_studio.core.errors import DataError
-from uplift_studio.core.formats import format_count, format_money, format_roi, format_share
+from uplift_studio.core.formats import format_count, format_money, format_roi
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 from uplift_studio.core.strategies import strategy_label
+from uplift_studio.core.view import format_signed_money
 
 COST = 2.0
 BUDGET = 2_500.0
@@ -126,9 +127,9 @@ def _formatted_at_budget(analysis, budget: float, cost: float | None) -> dict[st
         "spend.detail": f"of a {format_money(budget)} budget",
         "net.value": format_money(uplift.net),
     }
-    if "probability" in results and results["probability"].incremental_revenue > 0:
-        lift = uplift.incremental_revenue / results["probability"].incremental_revenue - 1.0
-        expected["lift.value"] = format_share(lift, signed=True)
+    difference = analysis.view(budget, cost).uplift_minus_probability
+    if "probability" in results and difference is not None:
+        expected["versus_probability.value"] = format_signed_money(difference.estimate)
     for name, result in results.items():
         expected |= {
             f"{name}.label": strategy_label(name),
@@ -219,6 +220,21 @@ def test_the_slider_callback_fills_the_markup_and_moves_the_markers(analysis, la
     assert curve_span.location == analysis.at_budget(BUDGET, COST)["uplift"].share_targeted
     assert frontier_span is _model(layout, "snapshot_frontier_marker")
     assert frontier_span.location == BUDGET
+    # one marker look on both views: plots.frontier_marker is the curve's marker at a budget
+    style = ("line_color", "line_dash", "line_width")
+    assert [getattr(frontier_span, key) for key in style] == [getattr(curve_span, key) for key in style]
+
+
+def test_the_header_reads_cents_and_counts_with_separators(analysis):
+    layout = snapshot.snapshot_layout(analysis, 500.0, 0.1)
+    header = layout.children[0].text
+    assert "$0.10 per contact" in header and "$0 per contact" not in header
+    assert f"{analysis.n_users:,} users" in header and "," in f"{analysis.n_users:,}"
+    texts = [div.text for div in layout.select({"type": Div})]
+    assert not any("-0.0%" in text or "-$0 " in text for text in texts)
+    # the views' notes (why capture passes 100%, what the segment boundaries are) travel with the page
+    notes = [title.text for title in layout.select({"type": Title}) if (title.name or "").startswith("subtitle")]
+    assert any("cumulative capture" in text for text in notes) and any("Dashed diagonals" in text for text in notes)
 
 
 def test_divs_never_read_dollars_as_tex(layout):

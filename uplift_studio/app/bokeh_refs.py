@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import holoviews as hv
 
+from uplift_studio.app.plots_comparison import BAR_COLUMNS, comparison_values
+
 
 class BudgetRefs:
-    """The budget marker's Spans and the strategy comparison's data sources of one dashboard."""
+    """The budget markers' Spans (efficiency curve and budget frontier) and the strategy comparison's data
+    sources of one dashboard."""
 
     def __init__(self) -> None:
         self.spans: list = []
+        self.frontier_spans: list = []
         self.bars: list = []
         self.whiskers: list = []
         self.truth: list = []
@@ -24,11 +28,15 @@ class BudgetRefs:
     # -- hooks (HoloViews calls them with the element's plot when it renders) ---------------------------
 
     def marker_hook(self, plot, element) -> None:
-        span = plot.handles["glyph"]
+        self._keep_span(self.spans, plot.handles["glyph"])
+
+    def frontier_marker_hook(self, plot, element) -> None:
+        self._keep_span(self.frontier_spans, plot.handles["glyph"])
+
+    def _keep_span(self, bucket: list, span) -> None:
         # on Bokeh's overlay layer, a moved marker repaints that layer alone, not the curves beneath it
         span.level = "overlay"
-        if span not in self.spans:
-            self.spans.append(span)
+        self._keep(bucket, span)
 
     def _keep(self, bucket: list, model) -> None:
         if model not in bucket:
@@ -50,6 +58,11 @@ class BudgetRefs:
         self.spans.clear()
         return marker.opts(hooks=[self.marker_hook], backend="bokeh")
 
+    def frontier_marker(self, marker: hv.VLine) -> hv.VLine:
+        """The budget frontier's marker (``plots.frontier_marker``), hooked like :meth:`marker`."""
+        self.frontier_spans.clear()
+        return marker.opts(hooks=[self.frontier_marker_hook], backend="bokeh")
+
     def comparison(self, overlay: hv.Overlay) -> hv.Overlay:
         for bucket in (self.bars, self.whiskers, self.truth, self.figures):
             bucket.clear()
@@ -66,15 +79,21 @@ class BudgetRefs:
         for span in self.spans:
             span.location = location
 
+    def move_frontier_marker(self, budget: float) -> None:
+        for span in self.frontier_spans:
+            span.location = budget
+
     def patch_comparison(self, columns: dict) -> None:
         for source in self.bars:
-            source.data.update(
-                roi=columns["roi"], incremental_revenue=columns["incremental_revenue"], contacts=columns["contacts"]
-            )
+            source.data.update({name: columns[name] for name in BAR_COLUMNS})
         for source in self.whiskers:
             source.data.update(lower=columns["roi_low"], upper=columns["roi_high"])
         for source in self.truth:
             source.data.update(true_roi=columns["true_roi"])
+        values = comparison_values(columns)
         for figure in self.figures:
-            if figure.title is not None:
-                figure.title.text = columns["title"]
+            axis = figure.y_range
+            if figure.title is not None and getattr(axis, "start", None) is not None:
+                # the fixed axis holds most budgets' values; the title says when this one's run past it
+                clipped = bool(((values < axis.start) | (values > axis.end)).any())
+                figure.title.text = columns["title_clipped" if clipped else "title"]

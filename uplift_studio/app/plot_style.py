@@ -8,14 +8,18 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh options these plots use)
 import numpy as np
 import polars as pl
-from bokeh.models import Axis, NumeralTickFormatter
+from bokeh.models import Axis, FixedTicker, NumeralTickFormatter, Title
 
 from uplift_studio.core.analysis import Analysis
 
 STRATEGY_COLORS = {"random": "#8c8c8c", "probability": "#d95f02", "uplift": "#1f78b4", "oracle": "#33a02c"}
 SEGMENT_COLORS = {"persuadable": "#1b7837", "sure thing": "#5e3c99", "lost cause": "#636363", "sleeping dog": "#b2182b"}
+SUBTITLE_FONT = "8.5pt"
 MAX_CURVE_POINTS = 2_000
 FRONTIER_POINTS = 200
+# the current budget, pink and dot-dashed on every view; the break-even line is grey and solid, apart
+MARKER_STYLE = {"color": "#e7298a", "line_width": 2, "line_dash": "dotdash"}
+BREAK_EVEN_STYLE = {"color": "#4d4d4d", "line_width": 1.5}
 
 
 MONEY_FORMAT, SHARE_FORMAT, ROI_FORMAT = "$0.[0]a", "0%", "0.0[0]"
@@ -49,6 +53,48 @@ def axis_formats(x: str | None, left: str | None, right: str | None = None) -> C
     return hook
 
 
+def subtitles(*lines: str, color: str = "#4a5563") -> Callable:
+    """A render hook adding ``lines`` under the title, smaller, as one Bokeh Title: what a view needs said
+    (what its boundaries mean, why a share passes 100%) that would make the title too long to fit. Bokeh
+    never wraps a title, so the caller breaks the lines (see ``plots_segments.wrapped``).
+
+    Found again by name at every update, so a re-render edits its text and adds no title."""
+    name, text = f"subtitle-{color}", "\n".join(lines)
+
+    def hook(plot, element) -> None:
+        figure = plot.state
+        for item in figure.above:
+            if isinstance(item, Title) and item.name == name:
+                item.text = text
+                return
+        figure.add_layout(
+            Title(
+                text=text,
+                name=name,
+                text_font_size=SUBTITLE_FONT,
+                text_font_style="normal",
+                text_color=color,
+                text_line_height=1.15,
+                standoff=2,
+            ),
+            "above",
+        )
+
+    return hook
+
+
+def integer_ticks(ticks: Sequence[int]) -> Callable:
+    """A render hook that labels exactly ``ticks`` on the x axis (Bokeh's own ticker skips odd deciles)."""
+
+    def hook(plot, element) -> None:
+        for axis in plot.state.below:
+            current = getattr(axis, "ticker", None)
+            if isinstance(axis, Axis) and not (isinstance(current, FixedTicker) and list(current.ticks) == list(ticks)):
+                axis.ticker = FixedTicker(ticks=list(ticks))
+
+    return hook
+
+
 SHARE = hv.Dimension("share_targeted", label="Share of users targeted", range=(0, 1))
 REVENUE = hv.Dimension("incremental_revenue", label="Projected incremental revenue", unit="$")
 BUDGET = hv.Dimension("budget", label="Budget", unit="$")
@@ -78,6 +124,13 @@ def compose(base: hv.Overlay, *layers: hv.Element) -> hv.Overlay:
     for layer in layers:
         composed = composed * layer
     return composed.opts(**options, backend="bokeh")
+
+
+def frontier_budgets(analysis: Analysis, cost_per_contact: float | None, points: int = FRONTIER_POINTS) -> np.ndarray:
+    """Budgets from 1% of the cost of contacting everyone up to that cost (smaller budgets reach too few
+    evaluation users for a readable ROI)."""
+    top = analysis.max_budget(cost_per_contact)
+    return np.linspace(top / 100.0, top, points)
 
 
 def chosen(analysis: Analysis, strategies: Sequence[str] | None) -> list[str]:

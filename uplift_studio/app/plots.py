@@ -15,8 +15,9 @@ import numpy as np
 import polars as pl
 
 from uplift_studio.app.plot_style import (
+    BREAK_EVEN_STYLE,
     BUDGET,
-    FRONTIER_POINTS,
+    MARKER_STYLE,
     MAX_CURVE_POINTS,
     MONEY_FORMAT,
     REVENUE,
@@ -27,20 +28,28 @@ from uplift_studio.app.plot_style import (
     STRATEGY_COLORS,
     axis_formats,
     chosen,
+    frontier_budgets,
     overlay,
 )
+from uplift_studio.app.plots_comparison import (  # noqa: F401 - the views' one public module is plots
+    comparison_columns,
+    comparison_roi_range,
+    roi_axis,
+    strategy_comparison,
+    strategy_comparison_columns,
+    strategy_table,
+)
 from uplift_studio.app.plots_segments import (  # noqa: F401
+    QUADRANTS_HEIGHT,
     decile_dominance,
     decile_frame,
+    persuadability_notes,
     persuadability_quadrants,
     segment_agreement_table,
 )
 from uplift_studio.core.analysis import Analysis
-from uplift_studio.core.budget import StrategyResult
-from uplift_studio.core.formats import format_money
 from uplift_studio.core.stats import Z95
 from uplift_studio.core.strategies import STRATEGY_LABELS
-from uplift_studio.core.view import BudgetView
 
 # ---------------------------------------------------------------------------------------------------------
 # Efficiency curve
@@ -145,20 +154,17 @@ def budget_marker(analysis: Analysis, budget: float, cost_per_contact: float | N
 
 def marker_at(share: float) -> hv.VLine:
     """The budget marker at a share of users targeted."""
-    return hv.VLine(share, kdims=[SHARE, REVENUE]).opts(
-        backend="bokeh", color="#e7298a", line_width=2, line_dash="dotdash"
-    )
+    return hv.VLine(share, kdims=[SHARE, REVENUE]).opts(**MARKER_STYLE, backend="bokeh")
+
+
+def frontier_marker(budget: float) -> hv.VLine:
+    """The budget marker on the budget frontier: the current budget, styled as the efficiency curve's
+    marker, its own cheap layer to compose over :func:`budget_frontier` and move in place."""
+    return hv.VLine(float(budget), kdims=[BUDGET, REVENUE]).opts(**MARKER_STYLE, backend="bokeh")
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Budget frontier
-
-
-def frontier_budgets(analysis: Analysis, cost_per_contact: float | None, points: int = FRONTIER_POINTS) -> np.ndarray:
-    """Budgets from 1% of the cost of contacting everyone up to that cost (smaller budgets reach too few
-    evaluation users for a readable ROI)."""
-    top = analysis.max_budget(cost_per_contact)
-    return np.linspace(top / 100.0, top, points)
 
 
 def budget_frontier(
@@ -208,136 +214,16 @@ def budget_frontier(
         )
     if "uplift" in analysis.paths:
         break_even = analysis.break_even_budget("uplift", cost_per_contact)
-        layers.append(
-            hv.VLine(break_even, kdims=[BUDGET, REVENUE]).opts(backend="bokeh", color="#e7298a", line_width=1.5)
-        )
+        layers.append(hv.VLine(break_even, kdims=[BUDGET, REVENUE]).opts(**BREAK_EVEN_STYLE, backend="bokeh"))
     return overlay(
         layers,
         overlay_only={"multi_y": True},
         hooks=[axis_formats(MONEY_FORMAT, MONEY_FORMAT, ROI_FORMAT)],
-        title="Budget frontier: revenue (solid) and ROI (dashed) by budget; pink line: uplift break-even",
+        title="Budget frontier: revenue (solid), ROI (dashed); grey line: uplift break-even",
         legend_position="right",
         responsive=True,
         height=360,
         show_grid=True,
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Strategies at one budget
-
-
-def strategy_table(analysis: Analysis, budget: float, cost_per_contact: float | None) -> pl.DataFrame:
-    """Every strategy at ``budget``: contacts, spend, projected incremental revenue with its 95% interval,
-    ROI with its interval (the revenue interval over the fixed spend), net, and the truth when simulated."""
-    results = analysis.at_budget(budget, cost_per_contact)
-    return _results_frame(results)
-
-
-def _results_frame(results: dict[str, StrategyResult]) -> pl.DataFrame:
-    rows = list(results.values())
-    spend = np.array([r.spend for r in rows])
-    return pl.DataFrame(
-        {
-            "strategy": [r.strategy for r in rows],
-            "contacts": [r.contacts for r in rows],
-            "spend": spend,
-            "incremental_revenue": [r.incremental_revenue for r in rows],
-            "ci_low": [r.ci_low for r in rows],
-            "ci_high": [r.ci_high for r in rows],
-            "roi": [r.roi for r in rows],
-            "roi_low": [r.roi_low for r in rows],
-            "roi_high": [r.roi_high for r in rows],
-            "net": [r.net for r in rows],
-            "true_incremental_revenue": [r.true_incremental_revenue for r in rows],
-        },
-        schema_overrides={"true_incremental_revenue": pl.Float64},
-        nan_to_null=False,
-    )
-
-
-def strategy_comparison_columns(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
-    """The comparison's data at ``budget`` (see :func:`comparison_columns`)."""
-    return comparison_columns(analysis.view(budget, cost_per_contact))
-
-
-def comparison_columns(view: BudgetView) -> dict:
-    """The comparison's data at the view's budget: bars (ROI, revenue, contacts), whiskers (interval) and the
-    true ROI, as plain columns; what :func:`strategy_comparison` draws and what a budget tick sends in place."""
-    table = _results_frame(view.results)
-    spend = table["spend"].replace(0.0, None)
-    return {
-        "strategy": table["strategy"].to_list(),
-        "roi": table["roi"].to_numpy(),
-        "roi_low": table["roi_low"].to_numpy(),
-        "roi_high": table["roi_high"].to_numpy(),
-        "incremental_revenue": table["incremental_revenue"].to_numpy(),
-        "contacts": table["contacts"].to_numpy(),
-        "true_roi": (table["true_incremental_revenue"] / spend).fill_null(np.nan).to_numpy(),
-        "title": f"ROI by strategy at a {format_money(view.budget)} budget (95% interval)",
-    }
-
-
-def comparison_roi_range(analysis: Analysis, cost_per_contact: float | None) -> tuple[float, float]:
-    """An ROI axis that holds every strategy's interval at every budget of the frontier, so that a slider
-    moves the bars against a fixed scale (and the chart never needs a redraw to fit them)."""
-    budgets = frontier_budgets(analysis, cost_per_contact)
-    low, high = 0.0, 1.0
-    for frame in analysis.frontier(budgets, cost_per_contact).values():
-        spend = frame["spend"].to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lows = np.where(spend > 0, frame["ci_low"].to_numpy() / spend, np.nan)
-            highs = np.where(spend > 0, frame["ci_high"].to_numpy() / spend, np.nan)
-        low, high = min(low, float(np.nanmin(lows))), max(high, float(np.nanmax(highs)))
-    pad = 0.05 * (high - low)
-    return low - pad, high + pad
-
-
-def strategy_comparison(
-    analysis: Analysis, budget: float, cost_per_contact: float | None, *, fixed_axis: bool = False
-) -> hv.Overlay:
-    """ROI of each strategy at ``budget`` with its 95% interval; on simulated data, the true ROI as a marker.
-    ``fixed_axis`` spans the ROI axis over every budget (see :func:`comparison_roi_range`)."""
-    columns = strategy_comparison_columns(analysis, budget, cost_per_contact)
-    strategy = hv.Dimension("strategy", label="Strategy")
-    bars = hv.Bars(
-        {name: np.asarray(columns[name]) for name in ("strategy", "roi", "incremental_revenue", "contacts")},
-        strategy,
-        [ROI, REVENUE, "contacts"],
-    ).opts(
-        backend="bokeh",
-        color=hv.dim("strategy").categorize(STRATEGY_COLORS, default="#000000"),
-        line_alpha=0,
-        tools=["hover"],
-    )
-    errors = hv.ErrorBars(
-        {
-            "strategy": np.asarray(columns["strategy"]),
-            "roi": columns["roi"],
-            "error_low": columns["roi"] - columns["roi_low"],
-            "error_high": columns["roi_high"] - columns["roi"],
-        },
-        strategy,
-        [ROI, "error_low", "error_high"],
-    ).opts(backend="bokeh", color="#222222", line_width=1.5)
-    layers: list[hv.Element] = [bars, errors]
-    if analysis.has_truth:
-        truth = {"strategy": np.asarray(columns["strategy"]), "true_roi": columns["true_roi"]}
-        layers.append(
-            hv.Scatter(truth, strategy, hv.Dimension("true_roi", label=ROI.label), label="True ROI").opts(
-                backend="bokeh", marker="diamond", size=12, color="#e7298a", tools=["hover"]
-            )
-        )
-    limits = {"ylim": comparison_roi_range(analysis, cost_per_contact)} if fixed_axis else {}
-    return overlay(
-        layers,
-        title=columns["title"],
-        hooks=[axis_formats(None, ROI_FORMAT)],
-        responsive=True,
-        height=320,
-        show_grid=True,
-        legend_position="top_left",
-        **limits,
     )
 
 

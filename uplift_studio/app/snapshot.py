@@ -71,11 +71,6 @@ def _named_marker(figure: Plot, location: float, name: str) -> Span | None:
     return matches[-1]
 
 
-def _marker_style(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
-    marker = plots.budget_marker(analysis, budget, cost_per_contact)
-    return dict(hv.Store.lookup_options("bokeh", marker, "style").kwargs)
-
-
 def _versions(analysis: Analysis) -> dict[str, str]:
     out = dict(analysis.versions)
     for name in ("holoviews", "bokeh", "panel"):
@@ -161,21 +156,15 @@ def snapshot_layout(
         "campaign; the interval is 95%.</p>"
     )
 
-    efficiency = _render(
-        compose(plots.efficiency_curve(analysis), plots.budget_marker(analysis, budget, cost)), 380
-    )
-    frontier_element = compose(
-        plots.budget_frontier(analysis, cost),
-        hv.VLine(budget, kdims=[plots.BUDGET, plots.REVENUE]).opts(**_marker_style(analysis, budget, cost)),
-    )
-    frontier = _render(frontier_element, 380)
+    efficiency = _render(compose(plots.efficiency_curve(analysis), plots.budget_marker(analysis, budget, cost)), 380)
+    frontier = _render(compose(plots.budget_frontier(analysis, cost), plots.frontier_marker(budget)), 380)
     spans = [
         _named_marker(efficiency, view.uplift.share_targeted, CURVE_MARKER),
         _named_marker(frontier, budget, FRONTIER_MARKER),
     ]
     slider = slider_widget(analysis, budget, cost, [kpis, sentence, table], [span for span in spans if span])
-    deciles = _render(plots.decile_dominance(analysis), 380)
-    quadrants = _render(plots.persuadability_quadrants(analysis), 440)
+    deciles = _render(plots.decile_dominance(analysis), plots.QUADRANTS_HEIGHT)
+    quadrants = _render(plots.persuadability_quadrants(analysis), plots.QUADRANTS_HEIGHT)
     manifest = div(_manifest_markup(analysis, cost, exported), name="snapshot_manifest")
     explained = []
     if explanation is not None:

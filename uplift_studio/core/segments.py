@@ -10,7 +10,9 @@ segments, defined as the simulator defines the true ones (so the two can be comp
 
 On real data the thresholds scale with the experiment's control conversion rate ``r``: ``delta = r / 10``
 and ``t = 1.5 r`` (on the default simulated campaign, r = 5.6% gives 0.0056 and 0.084, close to the
-simulator's 0.005 and 0.08). Each segment's uplift is then *observed* from its treated and control users.
+simulator's 0.005 and 0.08). Each segment's uplift is then *observed* from its treated and control users
+(all scored out of sample), and :func:`persuadable_evidence` says whether those observations back the
+labels: the segments are predictions, and on real data the observed effects may not order as named.
 """
 
 from __future__ import annotations
@@ -86,6 +88,54 @@ def segment_table(
         ci_high=pl.col("uplift") + Z95 * pl.col("se"),
         share_of_incremental=pl.col("incremental") / total if total != 0 else pl.lit(None, dtype=pl.Float64),
     ).select("segment", "users", "uplift", "ci_low", "ci_high", "incremental", "share_of_incremental")
+
+
+@dataclass(frozen=True)
+class PersuadableEvidence:
+    """Whether the observed effects back the segment labels: the persuadables' effect against the rest's.
+
+    ``rest_uplift`` is the other users' effect, post-stratified over their segments (the users-weighted
+    mean of the segment effects, with ``rest_se = sqrt(sum w_s^2 se_s^2)``); ``supported`` when the
+    persuadables' effect exceeds it beyond the 95% interval of the difference and no segment's effect is
+    above the persuadables' beyond the 95% interval of that difference (``above``). ``higher`` names the
+    segments with a higher observed effect that sampling error can explain."""
+
+    persuadable_uplift: float
+    rest_uplift: float
+    difference_low: float  # 95% interval of persuadable_uplift - rest_uplift
+    difference_high: float
+    above: tuple[str, ...]
+    higher: tuple[str, ...]
+
+    @property
+    def supported(self) -> bool:
+        return self.difference_low > 0 and not self.above
+
+
+def persuadable_evidence(table: pl.DataFrame) -> PersuadableEvidence:
+    """:class:`PersuadableEvidence` from :func:`segment_table` (standard errors read back from its 95%
+    intervals); a segment without users in both arms has no observed effect and takes no part. With no
+    observed persuadable effect, nothing supports the labels (``difference_*`` NaN)."""
+    effects: dict[str, tuple[float, float, int]] = {}
+    for row in table.iter_rows(named=True):
+        values = (row["uplift"], row["ci_low"], row["ci_high"])
+        if all(v is not None and np.isfinite(v) for v in values):
+            effects[row["segment"]] = (row["uplift"], (row["ci_high"] - row["ci_low"]) / (2 * Z95), row["users"])
+    others = [name for name in SEGMENTS[1:] if name in effects]
+    nan = float("nan")
+    if "persuadable" not in effects:
+        return PersuadableEvidence(nan, nan, nan, nan, (), tuple(others))
+    uplift, se, _ = effects["persuadable"]
+    if not others:
+        return PersuadableEvidence(uplift, nan, nan, nan, (), ())
+    weights = np.array([effects[name][2] for name in others], dtype=np.float64)
+    weights /= weights.sum()
+    rest = float(sum(w * effects[name][0] for w, name in zip(weights, others, strict=True)))
+    rest_se = float(np.sqrt(sum((w * effects[name][1]) ** 2 for w, name in zip(weights, others, strict=True))))
+    half = Z95 * float(np.hypot(se, rest_se))
+    above = tuple(n for n in others if effects[n][0] - uplift - Z95 * np.hypot(se, effects[n][1]) > 0)
+    higher = tuple(n for n in others if effects[n][0] > uplift and n not in above)
+    return PersuadableEvidence(uplift, rest, uplift - rest - half, uplift - rest + half, above, higher)
 
 
 def agreement(predicted: np.ndarray, true_segment: pl.Series) -> pl.DataFrame:
