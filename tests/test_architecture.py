@@ -90,3 +90,14 @@ def test_no_product_module_is_over_450_lines():
     sizes = {path.name: len(path.read_text(encoding="utf-8").splitlines()) for path in PACKAGE.rglob("*.py")}
     assert max(sizes.values()) > 100  # the count reads real files
     assert {name: lines for name, lines in sizes.items() if lines > 450} == {}
+
+
+def test_the_app_starts_without_the_fitting_and_statistics_stack():
+    # a warm start reads the disk cache and draws: XGBoost, scikit-learn and scipy.stats (1-2 s of imports on
+    # this machine) are needed only to fit, and are imported then
+    code = (
+        "import sys, uplift_studio.app.server;"
+        "print(','.join(m for m in ('xgboost', 'sklearn', 'scipy.stats') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
