@@ -297,6 +297,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         if self.current is None:
             return
         self._refs.move_marker(self.current.uplift.share_targeted)
+        self._refs.move_frontier_marker(self.current.budget)
         self._refs.patch_comparison(plots.comparison_columns(self.current))
 
     @staticmethod
@@ -313,9 +314,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         # a new cost changes the comparison's ROI axis, so it is drawn anew
         if self.analysis is None:
             return
-        element = plots.strategy_comparison(self.analysis, self._budget(), self._cost(), fixed_axis=True).opts(
-            title="ROI by strategy at the chosen budget (95% interval)", backend="bokeh"
-        )
+        element = plots.strategy_comparison(self.analysis, self._budget(), self._cost(), fixed_axis=True)
         self.comparison_pane.object = self._refs.comparison(element)
 
     def _show_readout(self, analysis: Analysis, experiment: Experiment | None) -> None:
@@ -352,7 +351,9 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
     def _draw_frontier(self) -> None:
         if self.analysis is None:
             return
-        self.frontier_pane.object = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
+        marker = self._refs.frontier_marker(plots.frontier_marker(self._budget()))
+        frontier = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
+        self.frontier_pane.object = compose(frontier, marker)
 
     def _draw_quadrants(self) -> None:
         self.quadrants_pane.object = plots.persuadability_quadrants(self.analysis)
