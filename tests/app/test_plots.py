@@ -235,6 +235,9 @@ def test_kpis_follow_the_budget(analysis, real_like_analysis):
     assert first["net"] == pytest.approx(uplift.incremental_revenue - 2_000.0)
     view = analysis.view(2_000.0, COST)
     assert first["lift_over_probability"] == view.lift_over_probability
+    versus = first["uplift_minus_probability"]
+    assert versus["estimate"] == pytest.approx(uplift.incremental_revenue - results["probability"].incremental_revenue)
+    assert versus["ci_low"] < versus["estimate"] < versus["ci_high"]
     assert first["share_of_oracle"] == view.share_of_oracle
     assert second["contacts"] == 2_500 and second["roi"] != first["roi"]
     assert plots.kpis(real_like_analysis, 2_000.0, COST)["share_of_oracle"] is None

@@ -252,6 +252,7 @@ def kpis(analysis: Analysis, budget: float, cost_per_contact: float | None) -> d
         if "probability" in results
         else None,
         "lift_over_probability": view.lift_over_probability,
+        "uplift_minus_probability": None if (versus := view.uplift_minus_probability) is None else versus.as_dict(),
         "share_of_oracle": view.share_of_oracle,
         "true_incremental_revenue": uplift.true_incremental_revenue,
         "contacted_everyone": uplift.contacted_everyone,
