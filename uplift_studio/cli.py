@@ -19,13 +19,17 @@ import polars as pl
 from uplift_studio.cli_options import (
     add_data_options,
     add_economics_options,
+    add_fit_options,
+    add_saved_model_option,
     add_simulation_options,
     analysis_settings,
     check_economics,
     experiment_from_args,
+    model_settings,
 )
 from uplift_studio.core.data import COST, ID, DataWarning
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.model_file import MODEL_TYPES
 from uplift_studio.core.outputs import (
     FRAME_TYPES,
     HTML_TYPES,
@@ -101,44 +105,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    from uplift_studio.core.analysis import versions
+    from uplift_studio.core.crossfit import fit_final
+    from uplift_studio.core.model_file import save_model
+
+    experiment = experiment_from_args(args)
+    settings = model_settings(args)
+    learner = fit_final(experiment, settings, progress=_progress)
+    # the column map as read (an example's own, or the flags): targets --model reads ids and costs by it
+    save_model(args.save, learner, experiment, settings, id_column=args.id, cost_column=args.cost, versions=versions())
+    print(
+        f"wrote the {settings.learner_name} fitted on all {experiment.n_users:,} users "
+        f"({len(experiment.features)} features) to {args.save}"
+    )
+    return 0
+
+
 def cmd_targets(args: argparse.Namespace) -> int:
     from uplift_studio.core.contacts import contact_list
-    from uplift_studio.core.crossfit import fit_final
 
     check_economics(args)
-    experiment = experiment_from_args(args)
-    for note in experiment.notes:  # e.g. ids that are row numbers: the list must be read against its file
-        print(f"note: {note}", file=sys.stderr)
-    if args.score_file is None:
-        from uplift_studio.core.analysis import run_analysis
-
-        analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
-        scored = analysis.scored_users(experiment)
+    if args.model is not None:
+        scored = _scored_with_model(args)
     else:
-        customers = read_table(args.score_file)
-        missing = [name for name in experiment.features if name not in customers.columns]
-        if missing:
-            raise DataError(
-                f"{args.score_file}: the feature column(s) {', '.join(map(repr, missing))} of the experiment are "
-                "missing. New customers need the same features the models were trained on."
-            )
-        learner = fit_final(experiment, analysis_settings(args).model, progress=_progress)
-        _warn_unseen_levels(customers, learner.categories_, args.score_file)
-        ids = (
-            customers.get_column(args.id)
-            if args.id in customers.columns
-            else pl.Series(np.arange(1, customers.height + 1))
-        )
-        scored = learner.score_frame(customers.select(experiment.features)).insert_column(0, ids.alias(ID))
-        if args.cost is not None:
-            if args.cost not in customers.columns:
-                raise DataError(f"{args.score_file}: the cost column {args.cost!r} is missing.")
-            if not customers.schema[args.cost].is_numeric():
-                raise DataError(
-                    f"{args.score_file}: the cost column {args.cost!r} is not numeric (type "
-                    f"{customers.schema[args.cost]}). Give every customer a contact cost as a number > 0."
-                )
-            scored = scored.insert_column(1, customers.get_column(args.cost).cast(pl.Float64).alias(COST))
+        scored = _scored_by_fitting(args)
     per_user = COST in scored.columns
     contacts = contact_list(scored, args.budget, cost_per_contact=None if per_user else args.cost_per_contact)
     write_frame(contacts, args.out)
@@ -148,6 +139,75 @@ def cmd_targets(args: argparse.Namespace) -> int:
         + (" - the budget covers everyone" if contacts.height == scored.height else "")
     )
     return 0
+
+
+def _scored_by_fitting(args: argparse.Namespace) -> pl.DataFrame:
+    from uplift_studio.core.crossfit import fit_final
+
+    experiment = experiment_from_args(args)
+    for note in experiment.notes:  # e.g. ids that are row numbers: the list must be read against its file
+        print(f"note: {note}", file=sys.stderr)
+    if args.score_file is None:
+        from uplift_studio.core.analysis import run_analysis
+
+        analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
+        return analysis.scored_users(experiment)
+    customers = read_table(args.score_file)
+    missing = [name for name in experiment.features if name not in customers.columns]
+    if missing:
+        raise DataError(
+            f"{args.score_file}: the feature column(s) {', '.join(map(repr, missing))} of the experiment are "
+            "missing. New customers need the same features the models were trained on."
+        )
+    learner = fit_final(experiment, analysis_settings(args).model, progress=_progress)
+    _warn_unseen_levels(customers, learner.categories_, args.score_file)
+    scores = learner.score_frame(customers.select(experiment.features))
+    return _with_ids_and_costs(scores, customers, args.score_file, args.id, args.cost)
+
+
+def _scored_with_model(args: argparse.Namespace) -> pl.DataFrame:
+    """New customers scored by a saved model: no data options, no fit."""
+    from uplift_studio.core.model_file import load_model
+
+    if args.score_file is None:
+        raise DataError(
+            f"--model {args.model}: give the new customers to score with --score-file FILE (a saved model scores "
+            "new customers; for the experiment's own users run targets without --model)."
+        )
+    if args.data is not None:
+        raise DataError(
+            f"--model {args.model} and --data {args.data} were both given: the saved model replaces the fit on "
+            "--data. Drop --data to score with the saved model, or drop --model to fit on the data."
+        )
+    saved = load_model(args.model)
+    customers = read_table(args.score_file)
+    scores = saved.score_frame(customers, args.score_file)
+    _warn_unseen_levels(customers, saved.info.categories, args.score_file)
+    # ids and costs by the flags if given, else by the column map the model was fitted with
+    id_column = args.id if args.id is not None else saved.info.id_column
+    cost_column = args.cost if args.cost is not None else saved.info.cost_column
+    return _with_ids_and_costs(scores, customers, args.score_file, id_column, cost_column)
+
+
+def _with_ids_and_costs(
+    scores: pl.DataFrame, customers: pl.DataFrame, source: Path, id_column: str | None, cost_column: str | None
+) -> pl.DataFrame:
+    ids = (
+        customers.get_column(id_column)
+        if id_column is not None and id_column in customers.columns
+        else pl.Series(np.arange(1, customers.height + 1))
+    )
+    scored = scores.insert_column(0, ids.alias(ID))
+    if cost_column is None:
+        return scored
+    if cost_column not in customers.columns:
+        raise DataError(f"{source}: the cost column {cost_column!r} is missing.")
+    if not customers.schema[cost_column].is_numeric():
+        raise DataError(
+            f"{source}: the cost column {cost_column!r} is not numeric (type "
+            f"{customers.schema[cost_column]}). Give every customer a contact cost as a number > 0."
+        )
+    return scored.insert_column(1, customers.get_column(cost_column).cast(pl.Float64).alias(COST))
 
 
 def _warn_unseen_levels(customers: pl.DataFrame, categories: dict, source: Path) -> None:
@@ -249,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     targets = analysis_command("targets", "the customers to contact under the budget, in order", cmd_targets)
     targets.add_argument("--out", type=Path, required=True, help="contact list (.csv or .parquet)")
     targets.add_argument("--score-file", type=Path, help="new customers to score with the final models")
+    add_saved_model_option(targets)
+    fit = commands.add_parser("fit", help="fit the final models on all users and save them for targets --model")
+    add_data_options(fit)
+    add_fit_options(fit)
+    fit.set_defaults(handler=cmd_fit)
     explain = analysis_command("explain", "uplift drivers, who is contacted, and a targeting rule", cmd_explain)
     explain.add_argument("--json", type=Path, help="also write drivers, profiles, rule and values as JSON")
     export = analysis_command("export", "the executive snapshot: one offline HTML file", cmd_export)
@@ -266,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # which flag names an output, and the file types it takes (export's --out is the HTML snapshot)
-_OUTPUTS = (("out", "--out"), ("truth", "--truth"), ("json", "--json"))
+_OUTPUTS = (("out", "--out"), ("truth", "--truth"), ("json", "--json"), ("save", "--save"))
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -277,6 +342,8 @@ def check_outputs(args: argparse.Namespace) -> None:
             continue
         if attribute == "json":
             types = JSON_TYPES
+        elif attribute == "save":
+            types = MODEL_TYPES
         elif args.command == "export":
             types = HTML_TYPES
         else:

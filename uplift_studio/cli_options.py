@@ -127,6 +127,11 @@ def add_economics_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--population", type=int, help="users the campaign targets (default: the experiment's size)")
     group.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default %(default)s)")
     group.add_argument("--holdout", type=float, help="evaluate on one held-out share instead of K folds (e.g. 0.3)")
+    _add_learner_flags(group)
+    group.add_argument("--no-cache", action="store_true", help="recompute instead of reading the disk cache")
+
+
+def _add_learner_flags(group) -> None:
     group.add_argument("--n-estimators", type=int, help="boosting rounds per model (default: the measured default)")
     group.add_argument(
         "--learner",
@@ -134,18 +139,48 @@ def add_economics_options(parser: argparse.ArgumentParser) -> None:
         default="t",
         help="uplift learner: t (one model per arm), x (X-learner), dr (DR-learner); default %(default)s",
     )
-    group.add_argument("--no-cache", action="store_true", help="recompute instead of reading the disk cache")
+
+
+def add_fit_options(parser: argparse.ArgumentParser) -> None:
+    """``fit``'s own flags: the learner and where to save it (the model seed is ``--seed``)."""
+    group = parser.add_argument_group("models")
+    _add_learner_flags(group)
+    group.add_argument(
+        "--save",
+        type=Path,
+        required=True,
+        help="model file to write (.uplift): the final models fitted on all users, for targets --model",
+    )
+
+
+def add_saved_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="score --score-file with a model file written by `fit --save` instead of fitting (no data options)",
+    )
+
+
+def model_settings(args: argparse.Namespace):
+    """The model settings the flags give; a command without a flag (``fit`` has no --folds) keeps the default."""
+    from uplift_studio.core.settings import ModelSettings
+
+    model = {"seed": args.seed, "learner": args.learner}
+    for flag in ("folds", "holdout", "n_estimators"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            model[flag] = value
+    try:
+        return ModelSettings(**model)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"bad model setting: {exc}") from exc
 
 
 def analysis_settings(args: argparse.Namespace):
     from uplift_studio.core.analysis import AnalysisSettings
-    from uplift_studio.core.settings import ModelSettings
 
-    model = {"folds": args.folds, "holdout": args.holdout, "seed": args.seed, "learner": args.learner}
-    if args.n_estimators is not None:
-        model["n_estimators"] = args.n_estimators
     try:
-        return AnalysisSettings(model=ModelSettings(**model), population=args.population)
+        return AnalysisSettings(model=model_settings(args), population=args.population)
     except (TypeError, ValueError) as exc:
         raise DataError(f"bad model setting: {exc}") from exc
 

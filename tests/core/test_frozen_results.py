@@ -20,10 +20,11 @@ from uplift_studio.core.curve import build_curve
 from uplift_studio.core.data import ColumnMap
 from uplift_studio.core.examples import example
 from uplift_studio.core.explain import explain_at, prepare_explanation
+from uplift_studio.core.mapping import summarise
 from uplift_studio.core.metrics import bootstrap_uplift
 from uplift_studio.core.policy import policy_value_ipw
 from uplift_studio.core.readout import ab_readout
-from uplift_studio.core.mapping import summarise
+from uplift_studio.core.segments import persuadable_evidence
 from uplift_studio.core.tlearner import Prediction, Training
 from uplift_studio.core.wording import CLI
 
@@ -66,8 +67,9 @@ def _frozen_dataclasses() -> set[type]:
 
 
 @pytest.fixture(scope="module")
-def results(small_campaign):
+def results(small_campaign, tmp_path_factory):
     from uplift_studio.core.analysis import AnalysisSettings, run_analysis
+    from uplift_studio.core.model_file import load_model, save_model
     from uplift_studio.core.settings import ModelSettings
 
     analysis = run_analysis(
@@ -78,8 +80,13 @@ def results(small_campaign):
     score = analysis.scores.expected_incremental_revenue
     readout = ab_readout(small_campaign)
     path = analysis.paths["uplift"]
-    ground = prepare_explanation(analysis, small_campaign, fit_final(small_campaign, analysis.settings.model))
+    final = fit_final(small_campaign, analysis.settings.model)
+    ground = prepare_explanation(analysis, small_campaign, final)
     explanation = explain_at(ground, analysis, small_campaign, 2_000.0, 2.0)
+    model_path = tmp_path_factory.mktemp("model") / "model.uplift"
+    settings = analysis.settings.model
+    save_model(model_path, final, small_campaign, settings, id_column="user_id", cost_column=None, versions={})
+    model_info = load_model(model_path).info
     return [
         ground,
         ground.held_out,
@@ -119,6 +126,11 @@ def results(small_campaign):
         example("hillstrom"),
         summarise(small_campaign.frame)[0],
         CLI,
+        analysis.calibration,
+        analysis.calibration.blp,
+        model_info,
+        model_info.schema[0],
+        persuadable_evidence(analysis.segments),
     ]
 
 

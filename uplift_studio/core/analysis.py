@@ -19,6 +19,7 @@ from uplift_studio import __version__
 from uplift_studio.core import budget as budget_math
 from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.cache import cache_key, cached, has_entry
+from uplift_studio.core.calibration import Calibration, calibrate
 from uplift_studio.core.crossfit import Scores, cross_fit
 from uplift_studio.core.curve import Curve, build_curve, targeting_order
 from uplift_studio.core.data import COST, Experiment
@@ -86,6 +87,8 @@ class Analysis:
     # per strategy: qini_coefficient and auuc, each with its _se, _ci_low and _ci_high
     metrics: dict[str, dict[str, float]]
     rankings: Rankings
+    # the uplift score's predicted against observed incremental revenue per decile, and its BLP slope
+    calibration: Calibration
     segments: pl.DataFrame
     segment_agreement: pl.DataFrame | None
     density: DensityGrid
@@ -230,6 +233,18 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
         metric_curves[name] = curve if cost is None else build_curve(revenue, score, treatment)
     metrics = _coefficients(metric_curves, revenue, treatment, settings.model.seed)
     del metric_curves
+    treated_share = float(experiment.treatment.mean())
+    order_value = scores.order_value[mask]
+    # the outcome models of the pseudo-outcome are the learner's own held-out predictions; the experiment's
+    # treated share is the known propensity (a stratified split keeps it in the evaluation part)
+    calibration = calibrate(
+        revenue,
+        scores.expected_incremental_revenue[mask],
+        treatment,
+        scores.p_treated[mask] * order_value,
+        scores.p_control[mask] * order_value,
+        treated_share,
+    )
 
     control_rate = float(converted[treatment == 0].mean())
     thresholds = SegmentThresholds.from_control_rate(control_rate)
@@ -245,7 +260,7 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
         fingerprint=experiment.fingerprint,
         n_users=experiment.n_users,
         n_evaluation=n_eval,
-        treated_share=float(experiment.treatment.mean()),
+        treated_share=treated_share,
         population=int(population),
         settings=settings,
         scores=scores,
@@ -253,6 +268,7 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
         deciles=deciles,
         metrics=metrics,
         rankings=rank_users(revenue, treatment, orders),
+        calibration=calibration,
         segments=segments,
         segment_agreement=segment_agreement,
         density=density_grid(p_control, p_treated),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from uplift_studio.core.analysis import Analysis
+from uplift_studio.core.calibration import format_calibration
 from uplift_studio.core.formats import format_money
 from uplift_studio.core.strategies import strategy_label
 from uplift_studio.core.view import format_difference
@@ -81,6 +82,7 @@ def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | Non
     payload["share_of_oracle"] = view.share_of_oracle
     payload["break_even_budget"] = analysis.break_even_budget("uplift", cost_per_contact)
     payload["contacted_everyone"] = bool(any_result.contacted_everyone)
+    payload["calibration"] = analysis.calibration.as_dict()
     return payload
 
 
@@ -129,6 +131,7 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
         if math.isfinite(m["qini_coefficient"])
     )
     lines.append(f"Qini coefficients (95% interval): {qini}.")
+    lines.append(format_calibration(analysis.calibration))
     lines.append(
         "Break-even budget (marginal ROI falls to 1) for uplift targeting: "
         f"{format_money(analysis.break_even_budget('uplift', cost_per_contact))}."
