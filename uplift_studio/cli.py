@@ -16,6 +16,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from uplift_studio.cli_offers import (
+    add_offer_options,
+    cmd_offers_report,
+    cmd_offers_score,
+    cmd_offers_simulate,
+    cmd_offers_targets,
+    offers_requested,
+)
 from uplift_studio.cli_options import (
     add_data_options,
     add_economics_options,
@@ -61,6 +69,8 @@ def analysis_from_args(args: argparse.Namespace):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    if args.offers:
+        return cmd_offers_simulate(args)
     experiment = experiment_from_args(args)
     write_frame(experiment.frame, args.out)
     if args.truth is not None:
@@ -86,6 +96,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from uplift_studio.core.analysis import run_analysis
     from uplift_studio.core.data import CONVERTED, REVENUE, TREATMENT
 
+    if offers_requested(args):
+        return cmd_offers_score(args, _progress)
     experiment = experiment_from_args(args)
     analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
     outcomes = experiment.frame.select(ID, TREATMENT, CONVERTED, REVENUE)
@@ -98,6 +110,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from uplift_studio.core.report import format_report, report_dict
 
+    if offers_requested(args):
+        return cmd_offers_report(args, _progress)
     _, analysis = analysis_from_args(args)
     print(format_report(analysis, args.budget, args.cost_per_contact))
     if args.json is not None:
@@ -125,6 +139,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_targets(args: argparse.Namespace) -> int:
     from uplift_studio.core.contacts import contact_list
 
+    if offers_requested(args):
+        return cmd_offers_targets(args, _progress)
     check_economics(args)
     if args.model is not None:
         scored = _scored_with_model(args)
@@ -282,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulation_options(simulate)
     simulate.add_argument("--out", type=Path, required=True, help="experiment file (.parquet or .csv)")
     simulate.add_argument("--truth", type=Path, help="ground-truth file, keyed by user_id (.parquet or .csv)")
+    simulate.add_argument("--offers", action="store_true", help="the three-offer campaign (E-mail, Letter, Discount)")
     simulate.set_defaults(handler=cmd_simulate, data=None)
 
     describe = commands.add_parser("describe", help="the A/B readout: arms, rates, effects, sample-ratio check")
@@ -304,11 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = analysis_command("score", "out-of-sample scores per user, every strategy", cmd_score)
     score.add_argument("--out", type=Path, required=True, help="scores file (.parquet or .csv)")
+    add_offer_options(score)
     report = analysis_command("report", "strategies compared under the budget, with intervals", cmd_report)
     report.add_argument("--json", type=Path, help="also write design section 7's JSON")
+    add_offer_options(report)
     targets = analysis_command("targets", "the customers to contact under the budget, in order", cmd_targets)
     targets.add_argument("--out", type=Path, required=True, help="contact list (.csv or .parquet)")
     targets.add_argument("--score-file", type=Path, help="new customers to score with the final models")
+    add_offer_options(targets)
     add_saved_model_option(targets)
     fit = commands.add_parser("fit", help="fit the final models on all users and save them for targets --model")
     add_data_options(fit)

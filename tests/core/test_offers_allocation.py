@@ -53,14 +53,14 @@ def test_dominated_non_positive_and_under_the_hull_offers_are_dropped():
     # D (4, 5); E (5, -1) non-positive
     value = np.array([[2.0, 1.0, 3.5, 5.0, -1.0]])
     cost = np.array([[1.0, 2.0, 3.0, 4.0, 5.0]])
-    offers, slopes = hull(value, cost)
+    offers, slopes, *_ = hull(value, cost)
     assert offers[0].tolist() == [0, 3, NO_OFFER, NO_OFFER, NO_OFFER]
     assert slopes[0, :2].tolist() == [2.0, 1.0]
 
 
 def test_collinear_and_equal_offers_give_one_step():
     # B lies on the segment from the origin to C: one step straight to C; D equals C: not a second step
-    offers, slopes = hull(np.array([[1.0, 2.0, 2.0]]), np.array([[1.0, 2.0, 2.0]]))
+    offers, slopes, *_ = hull(np.array([[1.0, 2.0, 2.0]]), np.array([[1.0, 2.0, 2.0]]))
     assert offers[0, 0] in (1, 2) and offers[0, 1] == NO_OFFER
     assert slopes[0, 0] == 1.0
 

@@ -38,7 +38,8 @@ NO_OFFER = -1
 class Steps:
     """Moves in targeting order, each giving ``user`` the offer ``after`` in place of ``before``
     (:data:`NO_OFFER` for a first contact), and ``ends``: the step counts at tie-group boundaries
-    (``ends[0] = 0``, ``ends[-1]`` = every step). ``profitable`` counts the steps of positive slope."""
+    (``ends[0] = 0``, ``ends[-1]`` = every step). ``profitable`` counts the steps of positive slope;
+    ``cost_step`` and ``value_step`` are the allocation's own extra expected cost and value per step."""
 
     user: np.ndarray
     before: np.ndarray
@@ -48,10 +49,13 @@ class Steps:
     n_users: int
     n_offers: int
     profitable: int
+    cost_step: np.ndarray | None = None
+    value_step: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for array in (self.user, self.before, self.after, self.slope, self.ends):
-            array.flags.writeable = False
+        for array in (self.user, self.before, self.after, self.slope, self.ends, self.cost_step, self.value_step):
+            if array is not None:
+                array.flags.writeable = False
 
     @property
     def size(self) -> int:
@@ -59,12 +63,11 @@ class Steps:
 
     def deltas(self, per_offer: np.ndarray) -> np.ndarray:
         """Per step, the change of a per-user, per-offer quantity (an (n, K) array; no offer counts 0)."""
-        flat = per_offer.reshape(-1)
+        # a trailing 0 stands for "no offer", so a first contact subtracts it and no step needs a mask
+        flat = np.append(per_offer.reshape(-1), 0.0)
         base = self.user.astype(np.int64) * self.n_offers
-        change = flat[base + self.after]
-        upgrade = self.before != NO_OFFER
-        change[upgrade] -= flat[base[upgrade] + self.before[upgrade]]
-        return change
+        previous = np.where(self.before == NO_OFFER, flat.size - 1, base + self.before)
+        return flat[base + self.after] - flat[previous]
 
     def cumulative(self, per_step: np.ndarray) -> np.ndarray:
         """Cumulative sums of a per-step quantity at the tie-group boundaries (0 first)."""
@@ -126,48 +129,78 @@ def _checked(value: npt.ArrayLike, cost: npt.ArrayLike) -> tuple[np.ndarray, np.
     return values, costs
 
 
-def hull(value: npt.ArrayLike, cost: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Per user, its hull's offers in order (an (n, K) int8 array padded with :data:`NO_OFFER`) and the
-    slope of each hull edge (NaN padded)."""
+def hull(value: npt.ArrayLike, cost: npt.ArrayLike) -> tuple[np.ndarray, ...]:
+    """Per user, its hull's offers in order (an (n, K) int8 array padded with :data:`NO_OFFER`), the slope of
+    each hull edge (NaN padded), and each edge's extra cost and extra value (0 padded)."""
     values, costs = _checked(value, cost)
     n, k = values.shape
+    if k > 127:
+        raise DataError(f"at most 127 offers can be allocated; got {k}.")
     offers = np.full((n, k), NO_OFFER, dtype=np.int8)
     slopes = np.full((n, k), np.nan)
+    runs, rises = np.zeros((n, k)), np.zeros((n, k))
+    # offers as rows of contiguous user arrays: with K small, K passes over users beat reductions along a
+    # K-long axis (numpy's per-row overhead made those most of the time)
+    by_offer_value, by_offer_cost = np.ascontiguousarray(values.T), np.ascontiguousarray(costs.T)
     current_cost, current_value = np.zeros(n), np.zeros(n)
     live = np.arange(n)
+    live_values, live_costs = by_offer_value, by_offer_cost
     for edge in range(k):
-        rise = values[live] - current_value[live, None]
-        run = costs[live] - current_cost[live, None]
-        # only up and to the right: a positive gain for a positive extra cost
-        slope = np.full(rise.shape, -np.inf)
-        np.divide(rise, run, out=slope, where=(rise > 0) & (run > 0))
-        steepest = slope.max(axis=1)
-        # on a tie, the farthest offer: the nearer collinear one is no corner of the hull
-        best = np.where(slope == steepest[:, None], costs[live], -np.inf).argmax(axis=1)
+        steepest = np.full(live.size, -np.inf)
+        best = np.zeros(live.size, dtype=np.int8)
+        best_cost = np.zeros(live.size)
+        run_of, rise_of = np.zeros(live.size), np.zeros(live.size)
+        for offer in range(k):
+            rise = live_values[offer] - current_value
+            run = live_costs[offer] - current_cost
+            # only up and to the right: a positive gain for a positive extra cost
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = np.where((rise > 0) & (run > 0), rise / run, -np.inf)
+            # steeper wins; on a tie the farther offer, since the nearer collinear one is no corner of the hull
+            wins = (slope > steepest) | ((slope == steepest) & (live_costs[offer] > best_cost) & (slope > -np.inf))
+            steepest = np.where(wins, slope, steepest)
+            best = np.where(wins, np.int8(offer), best)
+            best_cost = np.where(wins, live_costs[offer], best_cost)
+            run_of, rise_of = np.where(wins, run, run_of), np.where(wins, rise, rise_of)
         moves = steepest > -np.inf
-        live, best, steepest = live[moves], best[moves], steepest[moves]
-        if live.size == 0:
+        if not moves.any():
             break
-        offers[live, edge] = best
-        slopes[live, edge] = steepest
-        current_cost[live] = costs[live, best]
-        current_value[live] = values[live, best]
-    return offers, slopes
+        if moves.all():
+            chosen = live
+        else:
+            chosen, best, steepest = live[moves], best[moves], steepest[moves]
+            run_of, rise_of, best_cost = run_of[moves], rise_of[moves], best_cost[moves]
+        offers[chosen, edge] = best
+        slopes[chosen, edge] = steepest
+        runs[chosen, edge] = run_of
+        rises[chosen, edge] = rise_of
+        # the corners' own numbers, not sums of differences, so that equal slopes stay exactly equal
+        current_cost, current_value = best_cost, values[chosen, best]
+        if chosen.size < live.size:  # users whose hull is complete drop out of the next rounds
+            live = chosen
+            live_values, live_costs = by_offer_value[:, chosen], by_offer_cost[:, chosen]
+    return offers, slopes, runs, rises
 
 
 def allocation_steps(value: npt.ArrayLike, cost: npt.ArrayLike) -> Steps:
     """The allocation path's steps for expected incremental ``value`` and expected ``cost`` per user and
     offer ((n, K) arrays, costs > 0): every hull step sorted once by slope, then the users no offer helps."""
     values, costs = _checked(value, cost)
-    offers, slopes = hull(values, costs)
+    offers, slopes, runs, rises = hull(values, costs)
     n, k = values.shape
-    on_hull = offers != NO_OFFER
-    users = np.nonzero(on_hull)[0]
-    after = offers[on_hull].astype(np.int64)
+    index = np.int32 if n < 2**31 else np.int64
     previous = np.full_like(offers, NO_OFFER)
     previous[:, 1:] = offers[:, :-1]
-    before = previous[on_hull].astype(np.int64)
-    slope = slopes[on_hull]
+    on_hull = offers != NO_OFFER
+    if on_hull.all():  # every offer a corner: the flat views are the steps
+        users = np.repeat(np.arange(n, dtype=index), k)
+        after, before, slope = offers.reshape(-1), previous.reshape(-1), slopes.reshape(-1)
+        run, rise = runs.reshape(-1), rises.reshape(-1)
+    else:
+        cells = np.flatnonzero(on_hull)
+        users = (cells // k).astype(index)
+        after, before, slope = offers.reshape(-1)[cells], previous.reshape(-1)[cells], slopes.reshape(-1)[cells]
+        run, rise = runs.reshape(-1)[cells], rises.reshape(-1)[cells]
     profitable = int(slope.size)
 
     # users with no profitable offer: the one that loses least per dollar
@@ -175,13 +208,16 @@ def allocation_steps(value: npt.ArrayLike, cost: npt.ArrayLike) -> Steps:
     if left.size:
         ratio = values[left] / costs[left]
         least_bad = np.where(ratio == ratio.max(axis=1, keepdims=True), -costs[left], -np.inf).argmax(axis=1)
-        users = np.concatenate([users, left])
-        after = np.concatenate([after, least_bad])
-        before = np.concatenate([before, np.full(left.size, NO_OFFER, dtype=np.int64)])
-        slope = np.concatenate([slope, ratio[np.arange(left.size), least_bad]])
-    # one sort of every step; a user's own steps cannot tie (its hull's slopes strictly fall), so their
-    # order survives any sort
-    order = np.argsort(-slope)
+        picked = np.arange(left.size), least_bad
+        users = np.concatenate([users, left.astype(index)])
+        after = np.concatenate([after, least_bad.astype(np.int8)])
+        before = np.concatenate([before, np.full(left.size, NO_OFFER, dtype=np.int8)])
+        slope = np.concatenate([slope, ratio[picked]])
+        run = np.concatenate([run, costs[left][picked]])
+        rise = np.concatenate([rise, values[left][picked]])
+    # one sort of every step, descending; a user's own steps cannot tie (its hull's slopes strictly fall),
+    # so their order survives any sort
+    order = np.argsort(slope)[::-1]
     slope = slope[order]
     ends = np.concatenate([[0], np.flatnonzero(slope[1:] != slope[:-1]) + 1, [slope.size]]).astype(np.int64)
     return Steps(
@@ -193,6 +229,8 @@ def allocation_steps(value: npt.ArrayLike, cost: npt.ArrayLike) -> Steps:
         n_users=n,
         n_offers=k,
         profitable=profitable,
+        cost_step=run[order],
+        value_step=rise[order],
     )
 
 
@@ -211,8 +249,8 @@ def ranking_steps(key: npt.ArrayLike, offer: npt.ArrayLike, n_offers: int, *, ti
         ends = np.arange(n + 1, dtype=np.int64)
     return Steps(
         user=order,
-        before=np.full(n, NO_OFFER, dtype=np.int64),
-        after=np.ascontiguousarray(offers[order]),
+        before=np.full(n, NO_OFFER, dtype=np.int8),
+        after=np.ascontiguousarray(offers[order]).astype(np.int8),
         slope=ranked,
         ends=ends,
         n_users=n,

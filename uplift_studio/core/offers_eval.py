@@ -12,7 +12,9 @@ is unbiased for that user's true effect (IPW always; DR as long as the models ne
 outcome). An allocation's value at a step is the sum of its users' scores for the offers they hold, so
 down a path of steps it is one cumulative sum of score changes; its variance is ``n/(n-1) (sum phi^2 -
 (sum phi)^2 / n)`` over the n evaluation users' values ``phi`` (0 without an offer), again a cumulative
-sum. :func:`half_sample_se` is the resampling check of that formula.
+sum. :func:`half_sample_se` is the resampling check of that formula. The spend's variance counts only what
+is random given the users, the redemptions: the sum of squared deviations of the spend scores from the
+expected costs.
 """
 
 from __future__ import annotations
@@ -137,7 +139,10 @@ def evaluate_steps(
     value = cumulative(scores.value)
     value_variance = _variance(value, cumulative(scores.value**2), n)
     spend = cumulative(scores.spend)
-    spend_variance = _variance(spend, cumulative(scores.spend**2), n)
+    # Given the users, only the redemptions are random: the spread of the scores around the expected cost
+    # (known contact costs add none, so without a redemption cost the spend is exact), conservative by the
+    # models' squared error where they miss.
+    spend_variance = cumulative((scores.spend - expected_cost) ** 2)
     path = SpendPath(
         strategy=strategy,
         contacts=steps.contacts(),
