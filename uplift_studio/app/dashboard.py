@@ -31,6 +31,7 @@ from uplift_studio.app.jobs import (
 from uplift_studio.app.notify import catch_and_notify
 from uplift_studio.app.panes import TickHTML
 from uplift_studio.app.plot_style import compose
+from uplift_studio.app.plots_calibration import calibration_view
 from uplift_studio.app.readout_view import readout_html
 from uplift_studio.app.state import (
     UPLOAD_LIMIT_MB,
@@ -128,6 +129,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         self.frontier_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self.deciles_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self.quadrants_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.calibration_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         # the marker and the comparison are drawn once per analysis, cost or strategy set; a budget tick moves
         # their Bokeh models, captured by render hooks, in place (see bokeh_refs)
         self._refs = BudgetRefs()
@@ -247,6 +249,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             ),
             pn.Row(self.frontier_pane, sizing_mode="stretch_width"),
             pn.Row(self.deciles_pane, sizing_mode="stretch_width"),
+            pn.Row(self.calibration_pane, sizing_mode="stretch_width"),
             pn.Row(self.quadrants_pane, sizing_mode="stretch_width"),
             self.agreement_pane,
             pn.Card(self.explanation, title="Who the persuadables are", sizing_mode="stretch_width"),
@@ -358,6 +361,9 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
     def _draw_quadrants(self) -> None:
         self.quadrants_pane.object = plots.persuadability_quadrants(self.analysis)
 
+    def _draw_calibration(self) -> None:
+        self.calibration_pane.object = calibration_view(self.analysis)
+
     def _draw_notes(self) -> None:
         analysis = self.analysis
         agreement = plots.segment_agreement_table(analysis)
@@ -368,7 +374,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
 
     def _view_steps(self) -> list[Callable[[], None]]:
         views = (self._draw_efficiency, self._draw_comparison, self._draw_frontier, self._draw_deciles)
-        return [*views, self._draw_quadrants, self._draw_notes]
+        return [*views, self._draw_quadrants, self._draw_calibration, self._draw_notes]
 
     def _draw_views(self) -> None:
         # one message for the five views: the browser lays the page out once, not once per view

@@ -24,6 +24,7 @@ from bokeh.models.plots import Plot
 
 from uplift_studio.app import explain_views, markup, plots
 from uplift_studio.app.plot_style import compose
+from uplift_studio.app.plots_calibration import calibration_view
 from uplift_studio.app.snapshot_file import offline_html
 from uplift_studio.app.snapshot_slider import CURVE_MARKER, FRONTIER_MARKER, check_budget, slider_widget
 from uplift_studio.core.analysis import Analysis
@@ -165,6 +166,7 @@ def snapshot_layout(
     slider = slider_widget(analysis, budget, cost, [kpis, sentence, table], [span for span in spans if span])
     deciles = _render(plots.decile_dominance(analysis), plots.QUADRANTS_HEIGHT)
     quadrants = _render(plots.persuadability_quadrants(analysis), plots.QUADRANTS_HEIGHT)
+    calibration = _render(calibration_view(analysis), 360)
     manifest = div(_manifest_markup(analysis, cost, exported), name="snapshot_manifest")
     explained = []
     if explanation is not None:
@@ -190,6 +192,7 @@ def snapshot_layout(
         table,
         row(efficiency, frontier, sizing_mode="stretch_width"),
         row(deciles, quadrants, sizing_mode="stretch_width"),
+        row(calibration, sizing_mode="stretch_width"),
         *explained,
         manifest,
         sizing_mode="stretch_width",
