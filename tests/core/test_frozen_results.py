@@ -44,6 +44,9 @@ def _same(left, right) -> bool:
         return isinstance(right, dict) and left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
     if isinstance(left, tuple | list):
         return type(left) is type(right) and len(left) == len(right) and all(map(_same, left, right))
+    if hasattr(left, "get_booster"):  # a fitted XGBoost model: the same trees, byte for byte
+        raw = "json"
+        return type(left) is type(right) and left.get_booster().save_raw(raw) == right.get_booster().save_raw(raw)
     if type(left).__module__.startswith("uplift_studio") and hasattr(left, "__dict__"):
         return type(left) is type(right) and _same(vars(left), vars(right))
     if isinstance(left, float) and np.isnan(left):
@@ -131,6 +134,33 @@ def results(small_campaign, tmp_path_factory):
         model_info,
         model_info.schema[0],
         persuadable_evidence(analysis.segments),
+        *_offer_results(),
+    ]
+
+
+def _offer_results() -> list:
+    from uplift_studio.core.offers_analysis import run_offer_analysis
+    from uplift_studio.core.offers_eval import read_at_spend
+    from uplift_studio.core.offers_models import fit_final_offers
+    from uplift_studio.core.settings import ModelSettings
+    from uplift_studio.core.simulate_offers import simulated_offers
+
+    experiment = simulated_offers(2_000, seed=1)
+    settings = ModelSettings(n_estimators=5, folds=2)
+    offers = run_offer_analysis(experiment, settings)
+    allocation = offers.paths["allocation"]
+    return [
+        experiment,
+        experiment.arm_checks[0],
+        offers,
+        offers.scores,
+        offers.arm_scores,
+        allocation,
+        allocation.steps,
+        read_at_spend(allocation, 100.0),
+        offers.result("allocation", 1_000.0),
+        offers.difference_vs_best_offer(1_000.0),
+        fit_final_offers(experiment, settings),
     ]
 
 
