@@ -140,24 +140,25 @@ class DataStep(pn.viewable.Viewer):
         guess = columns or suggest(frame)
         columns = outline.names
         fields = self.data.param
-        with param.parameterized.batch_call_watchers(self.data):
-            fields.treatment_column.objects = columns
-            fields.conversion_column.objects = columns
-            fields.revenue_column.objects = {NO_REVENUE: "", **{c: c for c in columns}}
-            fields.id_column.objects = {NO_ID: "", **{c: c for c in columns}}
-            fields.cost_column.objects = {NO_COST: "", **{c: c for c in columns}}
-            fields.exclude_columns.objects = columns
-            self.outline = outline
-            self.data.param.update(
-                file_bytes=content,
-                file_name=name,
-                treatment_column=guess.treatment or columns[0],
-                conversion_column=guess.conversion or columns[0],
-                revenue_column=guess.revenue or "",
-                id_column=guess.id or "",
-                cost_column=guess.cost or "",
-                exclude_columns=list(guess.exclude),
-            )
+        # the choices first, each applied at once: a Select whose options change resets its value to the first
+        # option, so values set in the same batch would be overwritten by those resets
+        fields.treatment_column.objects = columns
+        fields.conversion_column.objects = columns
+        fields.revenue_column.objects = {NO_REVENUE: "", **{c: c for c in columns}}
+        fields.id_column.objects = {NO_ID: "", **{c: c for c in columns}}
+        fields.cost_column.objects = {NO_COST: "", **{c: c for c in columns}}
+        fields.exclude_columns.objects = columns
+        self.outline = outline
+        self.data.param.update(
+            file_bytes=content,
+            file_name=name,
+            treatment_column=guess.treatment or columns[0],
+            conversion_column=guess.conversion or columns[0],
+            revenue_column=guess.revenue or "",
+            id_column=guess.id or "",
+            cost_column=guess.cost or "",
+            exclude_columns=list(guess.exclude),
+        )
         self._offer_labels(treated=guess.treated_value, control=guess.control_value)
         self.preview_pane.object = preview_html(outline)
         self.checked_pane.object = ""
