@@ -175,6 +175,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         self.cost_input = pn.widgets.FloatInput.from_param(
             self.param.cost_per_contact, name="Cost per contact ($)", css_classes=["cost-input"]
         )
+        self.strategies_widget = pn.widgets.CheckBoxGroup.from_param(self.param.strategies, inline=False)
         economics = pn.Column(
             self.budget_input,
             self.budget_slider,
@@ -182,7 +183,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             self.break_even_button,
             self.cost_input,
             pn.widgets.FloatInput.from_param(self.param.revenue_per_conversion, name="Value per conversion ($)"),
-            pn.widgets.CheckBoxGroup.from_param(self.param.strategies, inline=False),
+            self.strategies_widget,
             sizing_mode="stretch_width",
         )
         data_form = pn.Param(
@@ -421,6 +422,8 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             self.analysis = analysis
             self.param.strategies.objects = available
             self.strategies = [name for name in (self.strategies or available) if name in available] or available
+        # the discarded events did not reach the check boxes: without this, real data kept offering the oracle
+        self.strategies_widget.param.update(options=available, value=list(self.strategies))
         self._set_budget_range()
         # the headline first: in a session each step is sent as it happens, and the plots take seconds
         self._refresh_view()

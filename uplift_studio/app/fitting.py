@@ -133,11 +133,11 @@ class FitControls(param.Parameterized):
             f'<div class="fit-banner"><b>Fitting the models on {label}</b>: {done} of {total} folds done.{stale}</div>'
         )
         self.fit_banner.visible = True
-        self.results.styles = {"opacity": "0.5"} if self.analysis is not None else {}
+        self.results.styles = {"opacity": "0.5" if self.analysis is not None else "1"}
 
     def _hide_banner(self) -> None:
         self.fit_banner.visible = False
-        self.results.styles = {}
+        self.results.styles = {"opacity": "1"}  # an emptied dict would leave the old opacity in the browser
 
     def _set_progress(self, done: int, total: int) -> None:
         # max first, on its own: the bar bounds its value by max only once a max change has been processed
@@ -159,11 +159,14 @@ class FitControls(param.Parameterized):
     def _finish(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
         self.fitting = False
         self.progress.active = False
-        self._hide_banner()
         error = job.future.exception()
         # a bar left full after a failure would read as a finished fit
         self.progress.value = 0 if error is not None else self.progress.max
         if error is not None:
+            self._hide_banner()
             self.status_pane.object = "The fit did not finish; the previous results are kept."
             raise error
-        self._apply(job.future.result(), job.experiment, defer_views=defer_views)
+        try:
+            self._apply(job.future.result(), job.experiment, defer_views=defer_views)
+        finally:
+            self._hide_banner()  # once the new views are drawn: until then the page shows the old ones
