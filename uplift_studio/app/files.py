@@ -46,8 +46,8 @@ class FileControls(param.Parameterized):
         outline = self.data_step.load(chosen.path.read_bytes(), chosen.filename, chosen.columns)
         self.data.source = "file"
         self.notify_success(
-            f"{outline.name}: {outline.rows:,} rows read, mapped as the example is read. {chosen.description} "
-            "Press Check the data or Fit models."
+            f"{outline.name}: {outline.rows:,} rows read and mapped as the example is read. Press Check the data "
+            "or Fit models."
         )
 
     @catch_and_notify
