@@ -43,9 +43,14 @@ def _arm_row(name: str, key: str, arm: Arm) -> dict[str, str]:
     }
 
 
+def _dollars(value: float) -> str:
+    """Signed cents and below: an effect per user is a fraction of a dollar."""
+    return f"{'-' if value < 0 else '+'}${abs(value):,.4f}"
+
+
 def _interval(effect: Effect, money: bool) -> str:
     if money:
-        return f"{effect.ci_low:+,.4f} to {effect.ci_high:+,.4f} $"
+        return f"{_dollars(effect.ci_low)} to {_dollars(effect.ci_high)}"
     return f"{effect.ci_low * 100:+.3f} to {effect.ci_high * 100:+.3f} points"
 
 
@@ -61,7 +66,7 @@ def readout_html(readout: Readout, analysis: Analysis | None, labels: tuple[str,
         },
         {
             "name": "Revenue per user",
-            "estimate": f"{revenue.estimate:+,.4f} $ ({revenue.relative:+.1%} relative)",
+            "estimate": f"{_dollars(revenue.estimate)} ({revenue.relative:+.1%} relative)",
             "interval": _interval(revenue, money=True),
             "p_value": _p_value(revenue),
         },
