@@ -55,7 +55,13 @@ def serve_in_thread(experiment, settings, *, budget: float, cost_per_contact: fl
 
 
 def shared_file(name: str) -> Path:
-    """A file of ../shared/data, or a clean skip when this machine does not have it."""
+    """A file of ../shared/data (the package's own copy when it bundles one, byte for byte the same), or a
+    clean skip when this machine does not have it."""
+    from uplift_studio.core.examples import EXAMPLES
+
+    bundled = {example.filename: Path(str(example.path)) for example in EXAMPLES.values()}
+    if name in bundled and bundled[name].exists():
+        return bundled[name]
     path = SHARED_DATA / name
     if not path.exists():
         pytest.skip(f"{path} is not on this machine")

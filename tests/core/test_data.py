@@ -201,4 +201,4 @@ def test_hillstrom_loads_as_one_arm_against_control():
     experiment = load_experiment(path, hillstrom_columns(exclude=("visit",)))
     assert experiment.n_users == 21_387 + 21_306
     assert "visit" not in experiment.features
-    assert any("21307 rows" in note for note in experiment.notes)
+    assert any("21,307 rows" in note for note in experiment.notes)
