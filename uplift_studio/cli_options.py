@@ -135,9 +135,10 @@ def _add_learner_flags(group) -> None:
     group.add_argument("--n-estimators", type=int, help="boosting rounds per model (default: the measured default)")
     group.add_argument(
         "--learner",
-        choices=("t", "x", "dr"),
+        choices=("t", "x", "dr", "auto"),
         default="t",
-        help="uplift learner: t (one model per arm), x (X-learner), dr (DR-learner); default %(default)s",
+        help="uplift learner: t (one model per arm), x (X-learner), dr (DR-learner), or auto (each fold chooses "
+        "a learner, target and tree size on its training part only: nested cross-fitting); default %(default)s",
     )
 
 

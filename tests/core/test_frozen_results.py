@@ -72,7 +72,9 @@ def _frozen_dataclasses() -> set[type]:
 @pytest.fixture(scope="module")
 def results(small_campaign, tmp_path_factory):
     from uplift_studio.core.analysis import AnalysisSettings, run_analysis
+    from uplift_studio.core.crossfit import cross_fit_selected
     from uplift_studio.core.model_file import load_model, save_model
+    from uplift_studio.core.selection import candidates
     from uplift_studio.core.settings import ModelSettings
 
     analysis = run_analysis(
@@ -135,6 +137,8 @@ def results(small_campaign, tmp_path_factory):
         model_info.schema[0],
         persuadable_evidence(analysis.segments),
         *_offer_results(),
+        candidates(settings)[0],
+        cross_fit_selected(small_campaign, ModelSettings(learner="auto", folds=2, max_depth=1, n_estimators=3))[1],
     ]
 
 

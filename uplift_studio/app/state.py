@@ -239,7 +239,7 @@ class ModelChoice(param.Parameterized):
 
     learner = param.Selector(
         default="t",
-        objects={"T-learner": "t", "X-learner": "x", "DR-learner": "dr"},
+        objects={"T-learner": "t", "X-learner": "x", "DR-learner": "dr", "Automatic (nested)": "auto"},
         doc="T: one model per arm; X: effects imputed across arms; DR: doubly robust pseudo-outcomes.",
     )
 

@@ -20,7 +20,7 @@ from uplift_studio.core import budget as budget_math
 from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.cache import cache_key, cached, has_entry
 from uplift_studio.core.calibration import Calibration, calibrate
-from uplift_studio.core.crossfit import Scores, cross_fit
+from uplift_studio.core.crossfit import Scores, cross_fit_selected
 from uplift_studio.core.curve import Curve, build_curve, targeting_order
 from uplift_studio.core.data import COST, Experiment
 from uplift_studio.core.errors import DataError
@@ -35,6 +35,7 @@ from uplift_studio.core.segments import (
     density_grid,
     segment_table,
 )
+from uplift_studio.core.selection import Selection
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.view import BudgetView
 
@@ -97,6 +98,8 @@ class Analysis:
     notes: tuple[str, ...]
     versions: dict[str, str]
     created: str
+    # with learner "auto": the candidate each fold chose on its training part, and every candidate's Qini
+    selection: Selection | None = None
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -200,7 +203,7 @@ def _coefficients(
 
 
 def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progress | None) -> Analysis:
-    scores = cross_fit(experiment, settings.model, progress)
+    scores, selection = cross_fit_selected(experiment, settings.model, progress)
     mask = scores.evaluation
     n_eval = int(mask.sum())
     treatment = experiment.treatment[mask]
@@ -277,6 +280,7 @@ def _analyse(experiment: Experiment, settings: AnalysisSettings, progress: Progr
         notes=experiment.notes,
         versions=versions(),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        selection=selection,
     )
 
 

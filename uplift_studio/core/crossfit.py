@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -18,12 +18,14 @@ import polars as pl
 from uplift_studio.core.data import CONVERTED, ID, REVENUE, TREATMENT, Experiment
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.features import binary_labels, category_levels, checked_revenue, encode
-from uplift_studio.core.settings import ModelSettings
+from uplift_studio.core.settings import LEARNERS, ModelSettings
 
 if TYPE_CHECKING:
+    from uplift_studio.core.selection import Selection
     from uplift_studio.core.tlearner import TLearner
 
 Progress = Callable[[int, int], None]
+OUTPUTS = ("p_treated", "p_control", "uplift", "order_value", "expected_incremental_revenue")
 
 
 def make_learner(settings: ModelSettings, random_state: int | None = None) -> TLearner:
@@ -32,6 +34,8 @@ def make_learner(settings: ModelSettings, random_state: int | None = None) -> TL
     from uplift_studio.core.metalearners import DRLearner, XLearner
     from uplift_studio.core.tlearner import TLearner, boosters
 
+    if settings.learner not in LEARNERS:
+        raise DataError(f"{settings.learner_name} is a choice among learners, not one; choose it first")
     kind = {"t": TLearner, "x": XLearner, "dr": DRLearner}[settings.learner]
     classifier, regressor = boosters(settings.xgboost_params())
     return kind(
@@ -152,17 +156,26 @@ def _splits(strata: np.ndarray, settings: ModelSettings) -> list[tuple[np.ndarra
     return list(folds.split(rows, strata))
 
 
-def cross_fit(
-    experiment: Experiment,
-    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
-    progress: Progress | None = None,
-) -> Scores:
-    """Out-of-sample scores for every user and strategy: K-fold cross-fitting, or one held-out split.
+class Design(NamedTuple):
+    """What every fold of a cross-fit shares: the encoded experiment, its outcomes, the folds and the seeds."""
 
-    Folds are stratified on ``treatment * 2 + converted`` and shuffled with ``settings.seed``; each user is
-    scored by the model fitted on the other folds. Categorical levels come from the whole experiment, so
-    every fold codes them alike. ``progress(done, total)`` is called after each fold.
-    """
+    matrix: np.ndarray
+    features: list[str]
+    categories: dict[str, tuple[str, ...]]
+    arm: np.ndarray
+    bought: np.ndarray
+    revenue: np.ndarray
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    learner_seeds: np.ndarray
+    random_seed: np.random.SeedSequence
+
+    @property
+    def strata(self) -> np.ndarray:
+        return self.arm.astype(np.int64) * 2 + self.bought
+
+
+def design(experiment: Experiment, settings: ModelSettings) -> Design:
+    """Encode and check the experiment once, and draw its folds and per-fold learner seeds."""
     frame = experiment.frame
     features = list(experiment.features)
     treatment, converted, revenue = _outcomes(experiment)
@@ -175,33 +188,77 @@ def cross_fit(
     categories = category_levels(frame.select(features))
     matrix = encode(frame, features, categories)
     splits = _splits(arm.astype(np.int64) * 2 + bought, settings)
-
     random_seed, learner_seed = np.random.SeedSequence(settings.seed).spawn(2)
     learner_seeds = np.random.default_rng(learner_seed).integers(np.iinfo(np.int32).max, size=len(splits))
+    return Design(matrix, features, categories, arm, bought, revenue, splits, learner_seeds, random_seed)
 
+
+def fold_outputs(n: int) -> dict[str, np.ndarray]:
+    """The per-user model outputs of a cross-fit, NaN until a fold scores them."""
+    return {name: np.full(n, np.nan) for name in OUTPUTS}
+
+
+def fit_and_score(fitted: Design, settings: ModelSettings, index: int, outputs: dict[str, np.ndarray]) -> None:
+    """Fit ``settings``' learner on fold ``index``'s training part and write its held-out predictions."""
+    train, test = fitted.splits[index]
+    learner = make_learner(settings, random_state=int(fitted.learner_seeds[index]))
+    learner.fit_matrix(
+        fitted.matrix, train, fitted.features, fitted.categories, fitted.bought, fitted.arm, fitted.revenue
+    )
+    prediction = learner.predict_matrix(np.take(fitted.matrix, test, axis=0))
+    for name, values in outputs.items():
+        values[test] = getattr(prediction, name)
+
+
+def cross_fit(
+    experiment: Experiment,
+    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
+    progress: Progress | None = None,
+) -> Scores:
+    """Out-of-sample scores for every user and strategy: K-fold cross-fitting, or one held-out split.
+
+    Folds are stratified on ``treatment * 2 + converted`` and shuffled with ``settings.seed``; each user is
+    scored by the model fitted on the other folds. Categorical levels come from the whole experiment, so
+    every fold codes them alike. ``progress(done, total)`` is called after each fold. With
+    ``settings.learner == "auto"`` each fold's model is chosen on its training part alone
+    (:func:`cross_fit_selected` also returns that choice).
+    """
+    return cross_fit_selected(experiment, settings, progress)[0]
+
+
+def cross_fit_selected(
+    experiment: Experiment,
+    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
+    progress: Progress | None = None,
+) -> tuple[Scores, Selection | None]:
+    """:func:`cross_fit`, and the record of the automatic choice (None unless ``settings.learner`` is auto)."""
+    fitted = design(experiment, settings)
+    n = experiment.frame.height
     fold = np.full(n, -1, dtype=np.int8)
-    outputs = {
-        name: np.full(n, np.nan)
-        for name in ("p_treated", "p_control", "uplift", "order_value", "expected_incremental_revenue")
-    }
-    for index, (train, test) in enumerate(splits):
-        learner = make_learner(settings, random_state=int(learner_seeds[index]))
-        learner.fit_matrix(matrix, train, features, categories, bought, arm, revenue)
-        prediction = learner.predict_matrix(np.take(matrix, test, axis=0))
-        for name, values in outputs.items():
-            values[test] = getattr(prediction, name)
+    selection = None
+    if settings.learner == "auto":
+        from uplift_studio.core.selection import select_folds
+
+        outputs, selection = select_folds(fitted, settings, progress)
+    else:
+        outputs = fold_outputs(n)
+        for index in range(len(fitted.splits)):
+            fit_and_score(fitted, settings, index, outputs)
+            if progress is not None:
+                progress(index + 1, len(fitted.splits))
+    for index, (_, test) in enumerate(fitted.splits):
         fold[test] = index
-        if progress is not None:
-            progress(index + 1, len(splits))
 
     evaluation = fold >= 0
-    random = np.random.default_rng(random_seed).random(n)
+    random = np.random.default_rng(fitted.random_seed).random(n)
     random[~evaluation] = np.nan
     oracle = _oracle(experiment)
     if oracle is not None:
         oracle[~evaluation] = np.nan
+    frame = experiment.frame
     user_id = frame[ID].to_numpy().copy() if ID in frame.columns else np.arange(1, n + 1)
-    return Scores(user_id=user_id, fold=fold, evaluation=evaluation, random=random, oracle=oracle, **outputs)
+    scores = Scores(user_id=user_id, fold=fold, evaluation=evaluation, random=random, oracle=oracle, **outputs)
+    return scores, selection
 
 
 def fit_final(
@@ -210,12 +267,26 @@ def fit_final(
     progress: Progress | None = None,
 ) -> TLearner:
     """A :class:`TLearner` fitted on all users, to score new customers with :meth:`TLearner.score_frame`."""
+    return fit_final_selected(experiment, settings, progress)[0]
+
+
+def fit_final_selected(
+    experiment: Experiment,
+    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
+    progress: Progress | None = None,
+) -> tuple[TLearner, ModelSettings]:
+    """:func:`fit_final` and the settings of the learner it fitted: with ``learner="auto"``, the candidate
+    chosen on inner folds of all users (what a model file must record), else ``settings`` itself."""
     treatment, converted, revenue = _outcomes(experiment)
     frame = experiment.frame
     for name in experiment.features:
         if name not in frame.columns:
             raise DataError(f"the experiment lacks its feature column {name!r}")
+    if settings.learner == "auto":
+        from uplift_studio.core.selection import choose_on_all
+
+        settings = choose_on_all(design(experiment, settings), settings)
     learner = make_learner(settings).fit(frame.select(experiment.features), converted, treatment, revenue)
     if progress is not None:
         progress(1, 1)
-    return learner
+    return learner, settings

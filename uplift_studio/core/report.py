@@ -29,6 +29,52 @@ def metric_intervals(analysis: Analysis) -> dict[str, dict[str, dict[str, float]
     }
 
 
+def model_dict(analysis: Analysis) -> dict:
+    """The learner that made the uplift scores; with ``auto``, the choice per fold and every candidate's
+    out-of-sample Qini with its paired interval against the selected one (design section 8's ``model``)."""
+    model = analysis.settings.model
+    selection = analysis.selection
+    return {
+        "learner": model.learner,
+        "name": model.learner_name,
+        "value_model": None if selection is not None else model.value_model,
+        "chosen": list(selection.chosen_names) if selection is not None else None,
+        "selection": selection.as_dict() if selection is not None else None,
+    }
+
+
+def format_selection(analysis: Analysis) -> list[str]:
+    """The table's lines on the automatic choice (none for a learner the user chose)."""
+    selection = analysis.selection
+    if selection is None:
+        return []
+    counts: dict[int, list[int]] = {}
+    for fold, index in enumerate(selection.chosen):
+        counts.setdefault(int(index), []).append(fold + 1)
+    chosen = "; ".join(
+        f"{selection.labels[index]} (fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))})"
+        for index, folds in counts.items()
+    )
+    lines = [
+        "Model chosen automatically (nested cross-fitting: each fold's choice used its training part only, by "
+        f"revenue Qini on inner folds): {chosen}.",
+        "Candidates' revenue Qini on the held-out users (each fitted on its fold's selection sample), and minus "
+        "the selected one's (95% interval, paired on the same users):",
+    ]
+    for index, label in enumerate(selection.labels):
+        low, high = selection.interval(index)
+        mark = "  <- chosen" if index in counts else ""
+        lines.append(
+            f"  {label:<58}{selection.qini[index]:>8.3f}{selection.qini[index] - selection.selected_qini:>+9.3f}"
+            f" [{low:+.3f}, {high:+.3f}]{mark}"
+        )
+    lines.append(
+        f"  selected (per fold){'':<39}{selection.selected_qini:>8.3f}; the reported model (winners refitted "
+        f"on whole training parts) {selection.refit_qini:.3f}."
+    )
+    return lines
+
+
 def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | None) -> dict:
     """Design section 7's keys exactly (add, never rename)."""
     view = analysis.view(budget, cost_per_contact)
@@ -83,6 +129,7 @@ def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | Non
     payload["break_even_budget"] = analysis.break_even_budget("uplift", cost_per_contact)
     payload["contacted_everyone"] = bool(any_result.contacted_everyone)
     payload["calibration"] = analysis.calibration.as_dict()
+    payload["model"] = model_dict(analysis)
     return payload
 
 
@@ -132,6 +179,7 @@ def format_report(analysis: Analysis, budget: float, cost_per_contact: float | N
     )
     lines.append(f"Qini coefficients (95% interval): {qini}.")
     lines.append(format_calibration(analysis.calibration))
+    lines += format_selection(analysis)
     lines.append(
         "Break-even budget (marginal ROI falls to 1) for uplift targeting: "
         f"{format_money(analysis.break_even_budget('uplift', cost_per_contact))}."

@@ -14,7 +14,10 @@ from uplift_studio.core.errors import DataError
 
 VALUE_MODELS = ("order_value", "revenue")
 LEARNERS = ("t", "x", "dr")
-LEARNER_NAMES = {"t": "T-learner", "x": "X-learner", "dr": "DR-learner"}
+# "auto" is no estimator: it chooses one of LEARNERS (and a target and a tree size) per training part, by
+# nested cross-fitting (uplift_studio.core.selection); a saved model always names the learner chosen
+LEARNER_CHOICES = (*LEARNERS, "auto")
+LEARNER_NAMES = {"t": "T-learner", "x": "X-learner", "dr": "DR-learner", "auto": "automatic choice (nested)"}
 
 
 def available_threads() -> int:
@@ -81,8 +84,8 @@ class ModelSettings:
             problems.append(f"n_jobs must be a positive integer or None (all cores), got {self.n_jobs!r}")
         if self.value_model not in VALUE_MODELS:
             problems.append(f"value_model must be one of {', '.join(VALUE_MODELS)}, got {self.value_model!r}")
-        if self.learner not in LEARNERS:
-            problems.append(f"learner must be one of {', '.join(LEARNERS)}, got {self.learner!r}")
+        if self.learner not in LEARNER_CHOICES:
+            problems.append(f"learner must be one of {', '.join(LEARNER_CHOICES)}, got {self.learner!r}")
         if problems:
             raise DataError("invalid model settings: " + "; ".join(problems))
 
@@ -124,7 +127,7 @@ class ModelSettings:
     def as_dict(self) -> dict[str, Any]:
         """The settings for a report, with the thread count actually used next to the requested one."""
         settings = asdict(self)
-        settings["learner"] = f"{self.learner}_learner_xgboost"
+        settings["learner"] = "auto_nested_selection" if self.learner == "auto" else f"{self.learner}_learner_xgboost"
         settings["threads"] = self.threads
         return settings
 
