@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -20,6 +21,10 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+# Playwright waits 5 s for an expectation and 30 s for an action by default; with both cores busy one round
+# trip to the server can take longer, so every wait that names no deadline gets a generous one
+LOADED_MACHINE_TIMEOUT_MS = 60_000
+expect.set_options(timeout=LOADED_MACHINE_TIMEOUT_MS)
 
 
 @dataclass
@@ -66,6 +71,7 @@ def browser():
 def logged_page(browser):
     """A fresh page whose console messages, page errors and requests are recorded in a PageLog."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(LOADED_MACHINE_TIMEOUT_MS)
     page = context.new_page()
     log = PageLog()
     page.on("console", lambda message: log.console.append((message.type, message.text)))

@@ -44,6 +44,7 @@ def app_url(tmp_path_factory):
 def page(browser, request):
     """A 1440x900 page that accepts downloads, with its console errors recorded."""
     context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(driver.ANSWER_TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
