@@ -1,6 +1,14 @@
 """Cross-fitting time at 150,000 users, and its overhead over the same XGBoost fits done by hand.
 
 Run: python benchmarks/bench_models.py [--repeats 7]
+     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_models.py --auto [--data-dir ../shared/data]
+
+``--auto`` instead times the automatic selection (``learner="auto"``, nested cross-fitting) on the same
+campaign against one plain T-learner cross-fit in the same process (goal: at most 6x, under 60 s cold,
+i.e. with no cached analysis), then prints the issue's figures with 95% intervals: the Spearman
+correlation of the auto and T scores with the true incremental revenue on simulated seed 3, and the
+revenue Qini of both on Hillstrom's men's and women's e-mail (the bundled example, ``visit`` left out) and
+on Starbucks (``--data-dir``; skipped when absent), with auto minus T paired on the same users.
 
 "ours" is ``cross_fit`` on the default simulated campaign with the default settings: 5 folds, and in each
 fold two classifiers (one per arm) and the order-value regressor (on converters), then the predictions
@@ -20,12 +28,14 @@ import argparse
 import contextlib
 import statistics
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from xgboost import XGBClassifier, XGBRegressor
 
-from uplift_studio.core.crossfit import cross_fit
+from uplift_studio.core.crossfit import cross_fit, cross_fit_selected
 from uplift_studio.core.features import category_levels, encode
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
@@ -98,10 +108,94 @@ def xgboost_clock():
                 setattr(cls, name, original)
 
 
+def spearman_interval(score: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    """Spearman's rho with a 95% Fisher-z interval (Bonett and Wright's variance 1.06 / (n - 3))."""
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(score, truth).statistic)
+    half = 1.959964 * np.sqrt(1.06 / (score.shape[0] - 3))
+    return rho, float(np.tanh(np.arctanh(rho) - half)), float(np.tanh(np.arctanh(rho) + half))
+
+
+def real_data_sets(folder: Path | None):
+    from uplift_studio.core.data import ColumnMap, load_experiment
+    from uplift_studio.core.examples import example, load_example
+
+    hillstrom = example("hillstrom")
+    for arm in ("Mens E-Mail", "Womens E-Mail"):
+        yield f"Hillstrom {arm}", load_example(hillstrom, replace(hillstrom.columns, treated_value=arm))
+    starbucks = None if folder is None else folder / "starbucks_promo_training.csv.gz"
+    if starbucks is None or not starbucks.exists():
+        print(f"Starbucks: skipped ({starbucks or '--data-dir'} is absent)")
+        return
+    columns = ColumnMap(treatment="Promotion", treated_value="Yes", control_value="No", conversion="purchase")
+    yield "Starbucks ($10 a purchase)", load_experiment(starbucks, columns, revenue_per_conversion=10.0)
+
+
+def auto_against_t(name: str, experiment, settings: ModelSettings) -> None:
+    """Revenue Qini of the auto and the T scores (95% intervals), auto minus T paired on the same users."""
+    from uplift_studio.core.metrics import qini_auc_score
+    from uplift_studio.core.selection import QiniInfluence
+
+    plain = cross_fit(experiment, settings)
+    start = time.perf_counter()
+    auto, selection = cross_fit_selected(experiment, replace(settings, learner="auto"))
+    seconds = time.perf_counter() - start
+    revenue, arm = experiment.revenue.astype(np.float64), experiment.treatment
+    influence = QiniInfluence(revenue, arm)
+    terms = {key: influence.terms(s.expected_incremental_revenue) for key, s in (("auto", auto), ("t", plain))}
+    qini = {
+        key: qini_auc_score(revenue, s.expected_incremental_revenue, arm) for key, s in (("auto", auto), ("t", plain))
+    }
+    line = [f"{name}: {experiment.n_users:,} users, auto selection {seconds:.0f} s"]
+    for key in ("auto", "t"):
+        se = influence.se(terms[key] - terms[key].mean())
+        line.append(f"{key} revenue Qini {qini[key]:.3f} [{qini[key] - 1.96 * se:.3f}, {qini[key] + 1.96 * se:.3f}]")
+    difference = qini["auto"] - qini["t"]
+    se = influence.se(terms["auto"] - terms["t"])
+    line.append(f"auto - t {difference:+.3f} [{difference - 1.96 * se:+.3f}, {difference + 1.96 * se:+.3f}]")
+    print("; ".join(line))
+    print(f"  chosen per fold: {', '.join(selection.chosen_names)}")
+
+
+def main_auto(args: argparse.Namespace) -> None:
+    settings = ModelSettings()
+    cross_fit(simulate_campaign(5_000, seed=1), settings)  # imports and thread pools; no analysis is cached
+    experiment = simulate_campaign()
+    start = time.perf_counter()
+    cross_fit(experiment, settings)
+    plain = time.perf_counter() - start
+    start = time.perf_counter()
+    _, selection = cross_fit_selected(experiment, replace(settings, learner="auto"))
+    auto = time.perf_counter() - start
+    print(
+        f"default campaign ({experiment.n_users:,} users, {settings.threads} threads): T-learner cross-fit "
+        f"{plain:.1f} s; auto selection {auto:.1f} s = {auto / plain:.1f}x (goal <= 6x and < 60 s); "
+        f"{len(selection.candidates)} candidates on {selection.selection_users[0]:,}-user selection samples; "
+        f"chosen per fold: {', '.join(selection.chosen_names)}"
+    )
+    seed3 = simulate_campaign(seed=3)
+    truth = seed3.truth["true_incremental_revenue"].to_numpy()
+    plain_scores = cross_fit(seed3, settings).expected_incremental_revenue
+    auto_scores, chosen = cross_fit_selected(seed3, replace(settings, learner="auto"))
+    for key, score in (("auto", auto_scores.expected_incremental_revenue), ("t", plain_scores)):
+        rho, low, high = spearman_interval(score, truth)
+        print(f"simulated seed 3: {key} Spearman with the true incremental revenue {rho:.3f} [{low:.3f}, {high:.3f}]")
+    print(f"  chosen per fold: {', '.join(chosen.chosen_names)}; goal: auto >= 0.82")
+    folder = args.data_dir if args.data_dir is not None and args.data_dir.exists() else None
+    for name, data in real_data_sets(folder):
+        auto_against_t(name, data, settings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--auto", action="store_true", help="time the automatic selection and print its figures")
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
+    if args.auto:
+        main_auto(args)
+        return
 
     experiment = simulate_campaign()
     settings = ModelSettings()
