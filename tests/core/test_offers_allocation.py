@@ -3,12 +3,15 @@ offers by hand, one offer reduces to today's single-offer curve exactly, and it 
 
 from __future__ import annotations
 
+from dataclasses import replace
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from scipy.optimize import linprog
 
 from uplift_studio.core import budget as budget_math
-from uplift_studio.core.allocation import NO_OFFER, allocation_steps, hull, ranking_steps
+from uplift_studio.core.allocation import NO_OFFER, allocation_steps, hull, ranking_steps, stable_order
 from uplift_studio.core.curve import build_curve
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.offers_eval import arm_scores, evaluate_steps, read_at_spend
@@ -108,11 +111,18 @@ def test_one_offer_reduces_to_todays_single_offer_curve_exactly(per_user_cost):
     order = np.argsort(-(score / cost), kind="stable")
     ipw = np.concatenate([[0.0], np.cumsum(scores.value[order, 0])])[curve.k]
     assert np.allclose(path.value, ipw, rtol=0, atol=1e-9)
-    # and the projection reads both paths to the same contacts and spend at any budget
+    # an offer path is read by spend: at any budget it holds today's curve read at that spend
+    assert path.by_spend and not today.by_spend
     for budget in (20.0, 100.0, 333.0):
         mine = budget_math.at_budget(path, budget, population=n)
+        point = today.at_spend(budget)  # a unit cost of 1: the spend axis is the budget's
+        assert mine.spend == pytest.approx(budget) and mine.depth == pytest.approx(point.contacts)
+        # (its value is the IPW value of today's top users, linear between the boundaries)
+        assert mine.incremental_revenue == pytest.approx(np.interp(point.contacts, curve.k, ipw), abs=1e-9)
+        # and projected by whole contacts, as today's single-offer paths are, it buys today's contacts
+        whole = budget_math.at_budget(replace(path, by_spend=False), budget, population=n)
         theirs = budget_math.at_budget(today, budget, population=n, cost_per_contact=None if per_user_cost else 1.0)
-        assert mine.contacts == theirs.contacts and mine.spend == pytest.approx(theirs.spend)
+        assert whole.contacts == theirs.contacts and whole.spend == pytest.approx(theirs.spend)
 
 
 def test_the_allocation_is_a_spend_path_read_by_spend():
@@ -146,3 +156,70 @@ def test_bad_inputs_are_data_errors():
         allocation_steps(np.ones((2, 2)), np.ones((2, 3)))
     with pytest.raises(DataError, match="finite"):
         allocation_steps(np.array([[np.nan]]), np.ones((1, 1)))
+
+
+def _reference_hull(value: np.ndarray, cost: np.ndarray) -> list[tuple[Fraction, Fraction]]:
+    """One user's hull corners by hand, in exact arithmetic: offers by (cost, index), a chain from the origin
+    that pops every corner not strictly above the line from the one before it to the next point, cut at the
+    first offer of the highest value."""
+    points = sorted((Fraction(c), Fraction(v), i) for i, (c, v) in enumerate(zip(cost, value, strict=True)))
+    chain = [(Fraction(0), Fraction(0))]
+    for c, v, _ in points:
+        if c == chain[-1][0]:
+            if len(chain) > 1 and v > chain[-1][1]:
+                chain.pop()
+            else:
+                continue
+        while len(chain) > 1:
+            (c0, v0), (c1, v1) = chain[-2], chain[-1]
+            if (v1 - v0) * (c - c1) > (v - v1) * (c1 - c0):  # strictly concave turn: keep
+                break
+            chain.pop()
+        chain.append((c, v))
+    best = max(v for _, v in chain)
+    corners = chain[1 : 1 + [v for _, v in chain].index(best)]
+    return [(c, v) for c, v in corners if v > 0]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_hull_is_the_exact_upper_left_hull(seed):
+    # small integers: equal costs, equal values, collinear offers and whole users that no offer helps
+    rng = np.random.default_rng(seed)
+    n, k = 30, int(rng.integers(1, 6))
+    value = rng.integers(-2, 7, (n, k)).astype(float)
+    cost = rng.integers(1, 5, (n, k)).astype(float)
+    offers, slopes, runs, rises = hull(value, cost)
+    for user in range(n):
+        on = offers[user][offers[user] != NO_OFFER]
+        expected = _reference_hull(value[user], cost[user])
+        assert [(cost[user, o], value[user, o]) for o in on] == [(float(c), float(v)) for c, v in expected]
+        assert np.all(np.diff(slopes[user, : on.size]) < 0)
+        assert np.allclose(np.cumsum(runs[user, : on.size]), cost[user, on])
+        assert np.allclose(np.cumsum(rises[user, : on.size]), value[user, on])
+
+
+def test_steps_in_a_tie_group_are_in_user_order():
+    rng = np.random.default_rng(3)
+    value = rng.integers(1, 4, (200, 3)).astype(float)
+    cost = rng.integers(1, 3, (200, 3)).astype(float)
+    steps = allocation_steps(value, cost)
+    groups = np.diff(steps.ends)
+    assert groups.max() > 10  # the case this is about: many equal slopes
+    for start, stop in zip(steps.ends[:-1], steps.ends[1:], strict=True):
+        assert np.all(np.diff(steps.user[start:stop]) > 0)
+
+
+@pytest.mark.parametrize("kind", ["normal", "within_the_dropped_bits", "signed_zeros_and_extremes", "rounded"])
+def test_stable_order_is_a_stable_argsort(kind):
+    rng = np.random.default_rng(11)
+    for m in (1, 2, 7, 1000, 5000):
+        if kind == "normal":
+            key = rng.normal(size=m)
+        elif kind == "within_the_dropped_bits":  # keys a few ulps apart: the packed words collide
+            key = 1.0 + rng.integers(-50, 50, m) * np.finfo(float).eps
+        elif kind == "signed_zeros_and_extremes":
+            key = rng.choice([-0.0, 0.0, 1.0, -1.0, np.inf, -np.inf, 5e-324, -5e-324, 1e308, -1e308], m)
+        else:
+            key = np.round(rng.normal(size=m), 1) * rng.choice([1, -1], m)
+        assert np.array_equal(stable_order(key), np.argsort(key, kind="stable"))
+    assert stable_order(np.zeros(0)).size == 0
