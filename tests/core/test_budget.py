@@ -227,6 +227,99 @@ def test_break_even_budget_is_where_net_peaks() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Paths whose contacts can stay flat while spend grows: an allocation's upgrades
+
+# Two users, offers A and B: user 0 gets A (cost 1, value 3) then B (cost 2, value 4), slope 3 then 1; user 1
+# gets A (cost 1, value 2) then B (cost 3, value 2.5), slope 2 then 0.25. The path, by slope: u0 A, u1 A,
+# u0 A -> B, u1 A -> B; its last two steps add spend and no contact.
+UPGRADES = SpendPath(
+    strategy="allocation",
+    contacts=np.array([0, 1, 2, 2, 2]),
+    spend=np.array([0.0, 1.0, 2.0, 3.0, 5.0]),
+    value=np.array([0.0, 3.0, 5.0, 6.0, 6.5]),
+    variance=np.array([0.0, 1.0, 2.0, 2.0, 4.0]),
+    conversions=None,
+    truth=None,
+    unit_cost=False,
+)
+
+
+def test_a_path_with_upgrades_is_read_by_spend_and_single_offer_paths_by_depth() -> None:
+    assert UPGRADES.by_spend
+    assert not any(path.by_spend for path in (TWO_GROUPS, WITH_COSTS, THREE_GROUPS, random_curve(300, 1)))
+    assert not random_curve(300, 1, per_user_cost=True).by_spend
+
+
+def test_a_budget_reaches_into_the_upgrades() -> None:
+    # $2.50 buys both first contacts and half of user 0's upgrade: 5 + 0.5 * 1, not the 5 read by depth
+    result = bu.at_budget(UPGRADES, 2.5)
+    assert (result.contacts, result.depth, result.spend) == (2, 2.0, 2.5)
+    assert result.incremental_revenue == pytest.approx(5.5)
+    assert result.ci_low == pytest.approx(5.5 - Z95 * math.sqrt(2.0))
+    assert (result.roi, result.net) == (pytest.approx(2.2), pytest.approx(3.0))
+    assert not result.contacted_everyone
+    # within the first step the contacts are fractional too: depth 0.75, one contact when rounded
+    early = bu.at_budget(UPGRADES, 0.75)
+    assert (early.contacts, early.depth, early.incremental_revenue) == (1, 0.75, pytest.approx(2.25))
+    assert bu.at_budget(UPGRADES, 4.0).incremental_revenue == pytest.approx(6.25)
+    # beyond the path's spend: everyone, at its own total
+    everyone = bu.at_budget(UPGRADES, 10.0)
+    assert (everyone.spend, everyone.incremental_revenue, everyone.contacted_everyone) == (5.0, 6.5, True)
+    # P = 2 n: each evaluation user stands for two, so $5 reads the path at $2.50
+    doubled = bu.at_budget(UPGRADES, 5.0, population=4)
+    assert (doubled.contacts, doubled.spend, doubled.incremental_revenue) == (4, 5.0, pytest.approx(11.0))
+
+
+def test_the_frontier_of_a_path_with_upgrades() -> None:
+    table = bu.frontier(UPGRADES, [1.0, 2.0, 2.5, 4.0, 10.0])
+    np.testing.assert_allclose(table["spend"], [1.0, 2.0, 2.5, 4.0, 5.0])
+    np.testing.assert_allclose(table["incremental_revenue"], [3.0, 5.0, 5.5, 6.25, 6.5])
+    # the next dollar falls in the step after the budget: user 1's contact, then the two upgrades
+    np.testing.assert_allclose(table["marginal_roi"].to_numpy(), [2.0, 1.0, 1.0, 0.25, np.nan])
+    assert table["contacts"].to_list() == [1, 2, 2, 2, 2]
+
+
+@pytest.fixture(scope="module")
+def offer_analysis():
+    from uplift_studio.core.offers_analysis import run_offer_analysis
+    from uplift_studio.core.settings import ModelSettings
+    from uplift_studio.core.simulate_offers import simulated_offers
+
+    return run_offer_analysis(simulated_offers(3_000, seed=2), ModelSettings(n_estimators=10, folds=2))
+
+
+def test_an_allocation_path_read_through_at_budget_gives_the_offer_analysis_figures(offer_analysis) -> None:
+    from uplift_studio.core.offers_eval import per_user_at_spend
+
+    offer_path = offer_analysis.paths["allocation"]
+    path, scale = offer_path.path, offer_analysis.scale
+    assert path.by_spend and np.any(np.diff(path.contacts) == 0)  # the path has upgrades
+    expected_cost = offer_analysis.scores.cost[offer_analysis.scores.evaluation]
+    holds_an_offer = np.ones_like(expected_cost)
+    total = path.total_spend * scale
+    budgets = [0.05 * total, 0.3 * total, 0.6 * total, 0.85 * total]
+    # some budgets end within an upgrade, a step that adds spend and no contact: where a read by depth fails
+    ends_in = np.searchsorted(path.spend, np.array(budgets) / scale)
+    assert np.any(path.contacts[ends_in] == path.contacts[ends_in - 1])
+    for budget in budgets:
+        projected = bu.at_budget(path, budget, population=offer_analysis.population)
+        own = offer_analysis.result("allocation", budget)
+        assert projected.incremental_revenue == pytest.approx(own.incremental_revenue, rel=1e-12)
+        assert (projected.ci_low, projected.ci_high) == (pytest.approx(own.ci_low), pytest.approx(own.ci_high))
+        assert projected.spend == pytest.approx(own.expected_spend) == pytest.approx(budget)
+        assert projected.depth * scale == pytest.approx(own.contacts)
+        assert projected.contacts == round(own.contacts) == own.as_dict()["contacts"]
+        assert projected.incremental_conversions == pytest.approx(own.incremental_conversions)
+        # and both are the users' own figures: each user's score for the offer it holds at that spend (a
+        # fraction of it within the tie group the budget ends in), summed and projected
+        at = budget / scale
+        per_user = per_user_at_spend(offer_path, offer_analysis.arm_scores.value, at)
+        assert per_user.sum() * scale == pytest.approx(projected.incremental_revenue, rel=1e-9, abs=1e-6)
+        assert per_user_at_spend(offer_path, expected_cost, at).sum() * scale == pytest.approx(budget, rel=1e-9)
+        assert per_user_at_spend(offer_path, holds_an_offer, at).sum() == pytest.approx(projected.depth)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Bad input
 
 

@@ -112,6 +112,7 @@ def spend_per_unit(path: SpendPath, terms: Economics) -> float:
 def project(path: SpendPath, budgets: np.ndarray, terms: Economics) -> dict[str, np.ndarray]:
     """Vectorised projection of budgets (a 1-D array) to contacts, spend, depth, revenue and truth."""
     n, scale, population = path.n, terms.scale, terms.population
+    point = None  # read by depth below, unless read by spend
     if path.unit_cost:
         unit = terms.cost_per_contact
         contacts = np.minimum(np.floor(budgets / unit), population)
@@ -119,6 +120,14 @@ def project(path: SpendPath, budgets: np.ndarray, terms: Economics) -> dict[str,
         contacts = np.where(contacts * unit > budgets, contacts - 1, contacts)
         spend = contacts * unit
         everyone = budgets >= population * unit
+    elif path.by_spend:
+        # contacts can stay flat while spend grows (upgrades): the budget is the position on the path, and
+        # the contacts are what the path holds there, fractional within a step like everything else
+        point = path.at_spend(budgets / scale)
+        spend = np.minimum(point.spend * scale, budgets)  # no rounding past the budget
+        depth = point.contacts
+        contacts = np.rint(depth * scale)
+        everyone = budgets >= path.total_spend * scale
     else:
         # the depth at which the projected spend reaches the budget, then whole contacts below it
         reachable = path.at_spend(budgets / scale).contacts
@@ -133,8 +142,9 @@ def project(path: SpendPath, budgets: np.ndarray, terms: Economics) -> dict[str,
             contacts = np.where(over, contacts - 1, contacts)
             spend = spend_of(contacts)
         everyone = budgets >= path.total_spend * scale
-    depth = np.clip(contacts / scale, 0.0, n)
-    point = path.at_depth(depth)
+    if point is None:
+        depth = np.clip(contacts / scale, 0.0, n)
+        point = path.at_depth(depth)
     revenue = point.value * scale
     ci_low, ci_high = interval(revenue, point.se * scale)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -167,7 +177,9 @@ def at_budget(
     ``spend = contacts * c``. With per-user costs (the path's spend is the evaluation users' cost, ranked
     by score per unit of cost): contacts go down the path until the projected spend ``spend * P / n``
     would exceed B (linear within a step). Revenue is ``value(depth) * P / n`` with its 95% interval;
-    ``roi = revenue / spend``, ``net = revenue - spend``.
+    ``roi = revenue / spend``, ``net = revenue - spend``. A path read by spend (``path.by_spend``: an
+    allocation, whose upgrades add spend and no contact) is read where its spend reaches ``B * n / P``:
+    spend = B up to the path's total, contacts its (rounded) contacts there, ``depth`` the fractional ones.
     """
     if not is_positive_number(budget):
         raise DataError(
@@ -200,7 +212,12 @@ def frontier(
     terms = economics(path, cost_per_contact, population)
     rows = project(path, amounts, terms)
     # revenue scales with P / n and spend with the money per unit of the path's spend axis
-    slope = path.marginal_ratio(rows["depth"]) * terms.scale / spend_per_unit(path, terms)
+    unit = spend_per_unit(path, terms)
+    if path.by_spend:
+        ratio = path.marginal_ratio_at_spend(rows["spend"] / unit)
+    else:
+        ratio = path.marginal_ratio(rows["depth"])
+    slope = ratio * terms.scale / unit
     columns = ("budget", "contacts", "spend", "incremental_revenue", "ci_low", "ci_high", "roi", "net")
     return pl.DataFrame({**{name: rows[name] for name in columns}, "marginal_roi": slope}, nan_to_null=False)
 

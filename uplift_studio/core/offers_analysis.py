@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from uplift_studio.core.allocation import NO_OFFER, Steps, allocation_steps, ranking_steps
+from uplift_studio.core.budget import at_budget
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.offers import OfferExperiment
 from uplift_studio.core.offers_eval import (
@@ -27,8 +28,8 @@ from uplift_studio.core.offers_eval import (
     OfferPath,
     arm_scores,
     evaluate_steps,
+    measured_at_spend,
     per_user_at_spend,
-    read_at_spend,
 )
 from uplift_studio.core.offers_models import OfferScores, cross_fit_offers
 from uplift_studio.core.settings import ModelSettings
@@ -125,32 +126,36 @@ class OfferAnalysis:
         return float(budget) / self.scale
 
     def result(self, strategy: str, budget: float) -> OfferResult:
-        """One strategy at ``budget``: binary searches and array reads on its path."""
+        """One strategy at ``budget``: the budget projection every path shares (:func:`budget.at_budget`, read
+        by spend), and the measured spend and the mix read at the same spend; binary searches and array reads."""
+        offer_path = self.paths[strategy]
+        spend = self._spend(budget)
+        projected = at_budget(offer_path.path, float(budget), population=self.population)
+        measured = measured_at_spend(offer_path, spend)
         scale = self.scale
-        read = read_at_spend(self.paths[strategy], self._spend(budget))
-        revenue = read.value * scale
-        spend = read.spend * scale
-        low, high = interval(revenue, read.value_se * scale)
-        spend_low, spend_high = interval(spend, read.spend_se * scale)
+        measured_spend = measured.spend * scale
+        spend_low, spend_high = interval(measured_spend, measured.spend_se * scale)
         mix = {
-            offer: int(round(count * scale)) for offer, count in zip(self.offers, read.contacts_by_offer, strict=True)
+            offer: int(round(count * scale))
+            for offer, count in zip(self.offers, measured.contacts_by_offer, strict=True)
         }
+        revenue = projected.incremental_revenue
         return OfferResult(
             strategy=strategy,
             budget=float(budget),
-            contacts=read.contacts * scale,
-            expected_spend=read.expected_spend * scale,
+            contacts=projected.depth * scale,
+            expected_spend=projected.spend,
             incremental_revenue=revenue,
-            ci_low=low,
-            ci_high=high,
-            spend=spend,
+            ci_low=projected.ci_low,
+            ci_high=projected.ci_high,
+            spend=measured_spend,
             spend_ci_low=spend_low,
             spend_ci_high=spend_high,
-            incremental_conversions=read.conversions * scale,
-            roi=revenue / spend if spend > 0 else float("nan"),
+            incremental_conversions=projected.incremental_conversions,
+            roi=revenue / measured_spend if measured_spend > 0 else float("nan"),
             contacts_by_offer=mix,
-            true_incremental_revenue=None if read.truth is None else read.truth * scale,
-            true_spend=None if read.true_spend is None else read.true_spend * scale,
+            true_incremental_revenue=projected.true_incremental_revenue,
+            true_spend=None if measured.true_spend is None else measured.true_spend * scale,
         )
 
     def at_budget(self, budget: float) -> dict[str, OfferResult]:

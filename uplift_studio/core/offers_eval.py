@@ -20,6 +20,7 @@ expected costs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -152,6 +153,8 @@ def evaluate_steps(
         conversions=cumulative(scores.conversions),
         truth=None if true_value is None else cumulative(true_value),
         unit_cost=False,
+        # every strategy is read where its expected spend reaches the budget, an allocation's upgrades included
+        by_spend=True,
     )
     return OfferPath(
         steps=steps,
@@ -188,26 +191,44 @@ class OfferRead:
         return interval(self.spend, self.spend_se)
 
 
-def read_at_spend(offer_path: OfferPath, spend: float) -> OfferRead:
-    """Everything about a strategy once ``spend`` (evaluation units) is spent: reads at the tie-group
-    boundaries around it, linear between; the standard errors are read like :class:`SpendPath`'s."""
-    path = offer_path.path
+class MeasuredRead(NamedTuple):
+    """What an offer path holds beyond its :class:`SpendPath` at one spend, in evaluation units: the measured
+    spend and its standard error, the true expected spend (simulation) and the users holding each offer."""
+
+    spend: float
+    spend_se: float
+    true_spend: float | None
+    contacts_by_offer: np.ndarray
+
+
+def measured_at_spend(offer_path: OfferPath, spend: float) -> MeasuredRead:
+    """The measured side of ``offer_path`` once ``spend`` (evaluation units) is spent, read at the tie-group
+    boundaries around it and linear between, the standard error like :class:`SpendPath`'s."""
     read = offer_path.read
-
-    def se(variance: np.ndarray) -> float:
-        return float(read(np.sqrt(variance), spend))
-
-    return OfferRead(
-        contacts=float(read(path.contacts.astype(np.float64), spend)),
-        expected_spend=float(read(path.spend, spend)),
-        value=float(read(path.value, spend)),
-        value_se=se(path.variance),
+    return MeasuredRead(
         spend=float(read(offer_path.measured_spend, spend)),
-        spend_se=se(offer_path.measured_spend_variance),
-        conversions=float(read(path.conversions, spend)),
-        truth=None if path.truth is None else float(read(path.truth, spend)),
+        spend_se=float(read(np.sqrt(offer_path.measured_spend_variance), spend)),
         true_spend=None if offer_path.true_spend is None else float(read(offer_path.true_spend, spend)),
         contacts_by_offer=np.asarray(read(offer_path.mix.astype(np.float64), spend)),
+    )
+
+
+def read_at_spend(offer_path: OfferPath, spend: float) -> OfferRead:
+    """Everything about a strategy once ``spend`` (evaluation units) is spent: its path read by spend, and the
+    measured side (:func:`measured_at_spend`)."""
+    point = offer_path.path.at_spend(float(spend))
+    measured = measured_at_spend(offer_path, spend)
+    return OfferRead(
+        contacts=point.contacts,
+        expected_spend=point.spend,
+        value=point.value,
+        value_se=point.se,
+        spend=measured.spend,
+        spend_se=measured.spend_se,
+        conversions=point.conversions,
+        truth=point.truth,
+        true_spend=measured.true_spend,
+        contacts_by_offer=measured.contacts_by_offer,
     )
 
 

@@ -52,6 +52,11 @@ class SpendPath:
     incremental conversions and ``truth`` the true expected incremental revenue (simulation) when known.
     ``unit_cost`` says that ``spend`` counts contacts (one cost per contact, applied when projecting).
     Between steps the value, the standard error and the rest are linear in the depth.
+
+    ``by_spend`` says that a budget is read on the spend axis, contacts fractional within a step, rather than
+    as whole contacts down the depth: needed where contacts stay flat while spend grows (an allocation's
+    upgrades, which a depth cannot tell apart). Left as None, the steps decide: True iff some step adds
+    spend and no contact.
     """
 
     strategy: str
@@ -62,6 +67,7 @@ class SpendPath:
     conversions: np.ndarray | None
     truth: np.ndarray | None
     unit_cost: bool
+    by_spend: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("contacts", "spend", "value", "variance", "conversions", "truth"):
@@ -70,6 +76,9 @@ class SpendPath:
                 if array.shape != self.contacts.shape:
                     raise DataError(f"the path's {name} has {array.shape[0]} steps, contacts {self.contacts.shape[0]}")
                 array.flags.writeable = False
+        if self.by_spend is None:  # once here, so that a read stays a binary search
+            upgrades = (np.diff(self.contacts) == 0) & (np.diff(self.spend) > 0)
+            object.__setattr__(self, "by_spend", bool(np.any(upgrades)))
 
     @property
     def n(self) -> float:
@@ -150,6 +159,17 @@ class SpendPath:
         gain = self.value[upper] - self.value[upper - 1]
         cost = self.spend[upper] - self.spend[upper - 1]
         return np.divide(gain, cost, out=np.full(depths.shape, np.nan), where=(step <= last) & (cost > 0))
+
+    def marginal_ratio_at_spend(self, spend: npt.ArrayLike) -> np.ndarray:
+        """Value per unit of spend on the step that the next unit of spend after ``spend`` falls in (NaN past
+        the last step): the marginal read of a path read by spend."""
+        spends = np.atleast_1d(np.asarray(spend, dtype=np.float64))
+        step = np.searchsorted(self.spend, spends, side="right")
+        last = self.contacts.size - 1
+        upper = np.clip(step, 1, last)
+        gain = self.value[upper] - self.value[upper - 1]
+        cost = self.spend[upper] - self.spend[upper - 1]
+        return np.divide(gain, cost, out=np.full(spends.shape, np.nan), where=(step <= last) & (cost > 0))
 
 
 def _step_after_contacts(contacts: np.ndarray, depths: np.ndarray, side: str = "left") -> np.ndarray:
