@@ -22,7 +22,7 @@ offers are put in cost order (one small sort per row), and an offer is a hull co
 above every chord between a cheaper point (the origin included) and a costlier one: iff every slope into it
 exceeds the steepest slope out of it, a fixed number of comparisons of (n,) arrays. The one sort of all
 steps is :func:`stable_order` (an ``np.sort`` of packed int64 words, exact, in user order on ties), and
-every step array is gathered once from it (``benchmarks/bench_offers.py``: about 1.5x one ``np.argsort``
+every step array is gathered once from it (``benchmarks/bench_offers.py``: 1.5x to 1.7x one ``np.argsort``
 of the slopes for 1,000,000 users x 4 offers).
 """
 
