@@ -42,7 +42,8 @@ def private_cache(folder: Path):
 
 def open_app(page, url: str):
     """Load the app and wait until the ROI card shows a number (the shared fit may still be running)."""
-    page.goto(url)
+    # building a session's page takes the server seconds, more with both cores busy
+    page.goto(url, timeout=FIT_TIMEOUT_MS)
     roi = page.locator("#kpi-roi")
     expect(roi).to_have_text(ROI, timeout=FIT_TIMEOUT_MS)
     # the cards' text arrives before the page lays them out: read them once they are on screen

@@ -39,7 +39,8 @@ def app_url(tmp_path_factory):
 
 def _open(page, url):
     """Load the app and wait until the ROI card shows a number (the shared fit may still be running)."""
-    page.goto(url)
+    # building a session's page takes the server seconds, more with both cores busy
+    page.goto(url, timeout=FIT_TIMEOUT_MS)
     roi = page.locator("#kpi-roi")
     expect(roi).to_have_text(ROI, timeout=FIT_TIMEOUT_MS)
     # the cards' text arrives before the page lays them out: read them once they are on screen
