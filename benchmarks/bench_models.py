@@ -35,8 +35,9 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from xgboost import XGBClassifier, XGBRegressor
 
-from uplift_studio.core.crossfit import cross_fit, cross_fit_selected
+from uplift_studio.core.crossfit import cross_fit
 from uplift_studio.core.features import category_levels, encode
+from uplift_studio.core.selection import cross_fit_selected
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 

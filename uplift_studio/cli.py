@@ -121,12 +121,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from uplift_studio.core.analysis import versions
-    from uplift_studio.core.crossfit import fit_final
     from uplift_studio.core.model_file import save_model
+    from uplift_studio.core.selection import fit_final_selected
 
     experiment = experiment_from_args(args)
     settings = model_settings(args)
-    learner = fit_final(experiment, settings, progress=_progress)
+    # with --learner auto, the model chosen on inner folds of all users, and its settings (what the file records)
+    learner, settings = fit_final_selected(experiment, settings, progress=_progress)
     # the column map as read (an example's own, or the flags): targets --model reads ids and costs by it
     save_model(args.save, learner, experiment, settings, id_column=args.id, cost_column=args.cost, versions=versions())
     print(
@@ -158,7 +159,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def _scored_by_fitting(args: argparse.Namespace) -> pl.DataFrame:
-    from uplift_studio.core.crossfit import fit_final
+    from uplift_studio.core.selection import fit_final_selected as fit_final
 
     experiment = experiment_from_args(args)
     for note in experiment.notes:  # e.g. ids that are row numbers: the list must be read against its file
@@ -175,7 +176,7 @@ def _scored_by_fitting(args: argparse.Namespace) -> pl.DataFrame:
             f"{args.score_file}: the feature column(s) {', '.join(map(repr, missing))} of the experiment are "
             "missing. New customers need the same features the models were trained on."
         )
-    learner = fit_final(experiment, analysis_settings(args).model, progress=_progress)
+    learner = fit_final(experiment, analysis_settings(args).model, progress=_progress)[0]
     _warn_unseen_levels(customers, learner.categories_, args.score_file)
     scores = learner.score_frame(customers.select(experiment.features))
     return _with_ids_and_costs(scores, customers, args.score_file, args.id, args.cost)
@@ -247,10 +248,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     cost = None if analysis.per_user_cost else args.cost_per_contact
     explanation = None
     if args.explain:
-        from uplift_studio.core.crossfit import fit_final
         from uplift_studio.core.explain import explain
+        from uplift_studio.core.selection import fit_final_selected as fitted
 
-        explanation = explain(analysis, experiment, args.budget, cost, fit_final(experiment, analysis.settings.model))
+        explanation = explain(analysis, experiment, args.budget, cost, fitted(experiment, analysis.settings.model)[0])
     path = write_snapshot(analysis, args.out, args.budget, cost, explanation=explanation)
     print(f"wrote the snapshot to {path}")
     return 0
@@ -274,12 +275,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from uplift_studio.core.crossfit import fit_final
     from uplift_studio.core.explain import explain, explanation_dict, format_explanation
+    from uplift_studio.core.selection import fit_final_selected as fit_final
 
     experiment, analysis = analysis_from_args(args)
     cost = None if analysis.per_user_cost else args.cost_per_contact
-    learner = fit_final(experiment, analysis.settings.model)
+    learner = fit_final(experiment, analysis.settings.model)[0]
     explanation = explain(analysis, experiment, args.budget, cost, learner)
     print(format_explanation(explanation))
     if args.json is not None:

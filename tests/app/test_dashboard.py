@@ -56,7 +56,7 @@ def counters(monkeypatch):
     """Count every expensive step a budget change must not take."""
     found = {}
     targets = [
-        (core_analysis, "cross_fit"),
+        (core_analysis, "cross_fit_selected"),
         (core_analysis, "build_curve"),
         (jobs_module, "run_analysis"),
         (core_curve, "targeting_order"),
@@ -166,7 +166,7 @@ def test_strategies_and_cost_redraw_only_their_views(analysis, counters):
     assert counters["uplift_studio.app.plots.budget_frontier"].calls == 2
     assert counters["uplift_studio.app.plots.persuadability_quadrants"].calls == 0
     assert _card_value(dashboard, "contacts") == "500"
-    assert counters["uplift_studio.core.analysis.cross_fit"].calls == 0
+    assert counters["uplift_studio.core.analysis.cross_fit_selected"].calls == 0
 
 
 def test_zero_budget_reads_as_no_contacts(analysis):

@@ -67,8 +67,8 @@ def test_same_seed_same_numbers_bit_for_bit(campaign, analysis):
 def test_disk_cache_returns_the_same_analysis_without_refitting(campaign, tmp_path, monkeypatch):
     monkeypatch.setenv("UPLIFT_STUDIO_CACHE", str(tmp_path))
     fits = []
-    real = analysis_module.cross_fit
-    monkeypatch.setattr(analysis_module, "cross_fit", lambda *a, **k: fits.append(1) or real(*a, **k))
+    real = analysis_module.cross_fit_selected
+    monkeypatch.setattr(analysis_module, "cross_fit_selected", lambda *a, **k: fits.append(1) or real(*a, **k))
     first = run_analysis(campaign, FAST)
     second = run_analysis(campaign, FAST)
     assert len(fits) == 1

@@ -72,9 +72,8 @@ def _frozen_dataclasses() -> set[type]:
 @pytest.fixture(scope="module")
 def results(small_campaign, tmp_path_factory):
     from uplift_studio.core.analysis import AnalysisSettings, run_analysis
-    from uplift_studio.core.crossfit import cross_fit_selected
     from uplift_studio.core.model_file import load_model, save_model
-    from uplift_studio.core.selection import candidates
+    from uplift_studio.core.selection import candidates, cross_fit_selected
     from uplift_studio.core.settings import ModelSettings
 
     analysis = run_analysis(

@@ -20,7 +20,7 @@ from uplift_studio.core import budget as budget_math
 from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.cache import cache_key, cached, has_entry
 from uplift_studio.core.calibration import Calibration, calibrate
-from uplift_studio.core.crossfit import Scores, cross_fit_selected
+from uplift_studio.core.crossfit import Scores
 from uplift_studio.core.curve import Curve, build_curve, targeting_order
 from uplift_studio.core.data import COST, Experiment
 from uplift_studio.core.errors import DataError
@@ -35,7 +35,7 @@ from uplift_studio.core.segments import (
     density_grid,
     segment_table,
 )
-from uplift_studio.core.selection import Selection
+from uplift_studio.core.selection import Selection, cross_fit_selected
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.view import BudgetView
 

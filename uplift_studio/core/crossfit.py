@@ -21,7 +21,6 @@ from uplift_studio.core.features import binary_labels, category_levels, checked_
 from uplift_studio.core.settings import LEARNERS, ModelSettings
 
 if TYPE_CHECKING:
-    from uplift_studio.core.selection import Selection
     from uplift_studio.core.tlearner import TLearner
 
 Progress = Callable[[int, int], None]
@@ -219,36 +218,24 @@ def cross_fit(
 
     Folds are stratified on ``treatment * 2 + converted`` and shuffled with ``settings.seed``; each user is
     scored by the model fitted on the other folds. Categorical levels come from the whole experiment, so
-    every fold codes them alike. ``progress(done, total)`` is called after each fold. With
-    ``settings.learner == "auto"`` each fold's model is chosen on its training part alone
-    (:func:`cross_fit_selected` also returns that choice).
+    every fold codes them alike. ``progress(done, total)`` is called after each fold. The automatic
+    choice (``settings.learner == "auto"``) is :func:`uplift_studio.core.selection.cross_fit_selected`.
     """
-    return cross_fit_selected(experiment, settings, progress)[0]
-
-
-def cross_fit_selected(
-    experiment: Experiment,
-    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
-    progress: Progress | None = None,
-) -> tuple[Scores, Selection | None]:
-    """:func:`cross_fit`, and the record of the automatic choice (None unless ``settings.learner`` is auto)."""
     fitted = design(experiment, settings)
+    outputs = fold_outputs(experiment.frame.height)
+    for index in range(len(fitted.splits)):
+        fit_and_score(fitted, settings, index, outputs)
+        if progress is not None:
+            progress(index + 1, len(fitted.splits))
+    return assemble_scores(experiment, fitted, outputs)
+
+
+def assemble_scores(experiment: Experiment, fitted: Design, outputs: dict[str, np.ndarray]) -> Scores:
+    """The per-user :class:`Scores` from each fold's out-of-sample outputs (every learner and the selection)."""
     n = experiment.frame.height
     fold = np.full(n, -1, dtype=np.int8)
-    selection = None
-    if settings.learner == "auto":
-        from uplift_studio.core.selection import select_folds
-
-        outputs, selection = select_folds(fitted, settings, progress)
-    else:
-        outputs = fold_outputs(n)
-        for index in range(len(fitted.splits)):
-            fit_and_score(fitted, settings, index, outputs)
-            if progress is not None:
-                progress(index + 1, len(fitted.splits))
     for index, (_, test) in enumerate(fitted.splits):
         fold[test] = index
-
     evaluation = fold >= 0
     random = np.random.default_rng(fitted.random_seed).random(n)
     random[~evaluation] = np.nan
@@ -257,8 +244,7 @@ def cross_fit_selected(
         oracle[~evaluation] = np.nan
     frame = experiment.frame
     user_id = frame[ID].to_numpy().copy() if ID in frame.columns else np.arange(1, n + 1)
-    scores = Scores(user_id=user_id, fold=fold, evaluation=evaluation, random=random, oracle=oracle, **outputs)
-    return scores, selection
+    return Scores(user_id=user_id, fold=fold, evaluation=evaluation, random=random, oracle=oracle, **outputs)
 
 
 def fit_final(
@@ -267,26 +253,12 @@ def fit_final(
     progress: Progress | None = None,
 ) -> TLearner:
     """A :class:`TLearner` fitted on all users, to score new customers with :meth:`TLearner.score_frame`."""
-    return fit_final_selected(experiment, settings, progress)[0]
-
-
-def fit_final_selected(
-    experiment: Experiment,
-    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
-    progress: Progress | None = None,
-) -> tuple[TLearner, ModelSettings]:
-    """:func:`fit_final` and the settings of the learner it fitted: with ``learner="auto"``, the candidate
-    chosen on inner folds of all users (what a model file must record), else ``settings`` itself."""
     treatment, converted, revenue = _outcomes(experiment)
     frame = experiment.frame
     for name in experiment.features:
         if name not in frame.columns:
             raise DataError(f"the experiment lacks its feature column {name!r}")
-    if settings.learner == "auto":
-        from uplift_studio.core.selection import choose_on_all
-
-        settings = choose_on_all(design(experiment, settings), settings)
     learner = make_learner(settings).fit(frame.select(experiment.features), converted, treatment, revenue)
     if progress is not None:
         progress(1, 1)
-    return learner, settings
+    return learner

@@ -23,14 +23,29 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from uplift_studio.core.crossfit import Design, Progress, fit_and_score, fold_outputs
+from uplift_studio.core.crossfit import (
+    Design,
+    Progress,
+    Scores,
+    assemble_scores,
+    cross_fit,
+    design,
+    fit_and_score,
+    fit_final,
+    fold_outputs,
+)
+from uplift_studio.core.data import Experiment
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.metrics import qini_area, qini_auc_score
 from uplift_studio.core.settings import LEARNER_NAMES, LEARNERS, ModelSettings
 from uplift_studio.core.stats import Z95
+
+if TYPE_CHECKING:
+    from uplift_studio.core.tlearner import TLearner
 
 TARGETS = ("order_value", "revenue")
 # The inner comparison fits 18 candidates (in 6 shared fits per tree size) per inner fold: on a large
@@ -348,3 +363,29 @@ class QiniInfluence:
         if self.normaliser == 0:
             return float("nan")
         return float(np.std(terms, ddof=1) / np.sqrt(self.n) * self.n**2 / abs(self.normaliser))
+
+
+def cross_fit_selected(
+    experiment: Experiment,
+    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
+    progress: Progress | None = None,
+) -> tuple[Scores, Selection | None]:
+    """:func:`cross_fit`, and the record of the automatic choice (None unless ``settings.learner`` is auto):
+    each outer fold's model is chosen on inner folds of its training part alone."""
+    if settings.learner != "auto":
+        return cross_fit(experiment, settings, progress), None
+    fitted = design(experiment, settings)
+    outputs, selection = select_folds(fitted, settings, progress)
+    return assemble_scores(experiment, fitted, outputs), selection
+
+
+def fit_final_selected(
+    experiment: Experiment,
+    settings: ModelSettings = ModelSettings(),  # noqa: B008 - frozen, so a shared default is safe
+    progress: Progress | None = None,
+) -> tuple[TLearner, ModelSettings]:
+    """:func:`fit_final` and the settings of the learner it fitted: with ``learner="auto"``, the candidate
+    chosen on inner folds of all users (what a model file must record), else ``settings`` itself."""
+    if settings.learner == "auto":
+        settings = choose_on_all(design(experiment, settings), settings)
+    return fit_final(experiment, settings, progress), settings
