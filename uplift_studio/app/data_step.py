@@ -8,6 +8,7 @@ column names the file was not written for.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import panel as pn
@@ -147,7 +148,8 @@ class DataStep(pn.viewable.Viewer):
         fields.revenue_column.objects = {NO_REVENUE: "", **{c: c for c in columns}}
         fields.id_column.objects = {NO_ID: "", **{c: c for c in columns}}
         fields.cost_column.objects = {NO_COST: "", **{c: c for c in columns}}
-        fields.exclude_columns.objects = columns
+        # Bokeh's MultiChoice (Choices.js, allowHTML) renders its labels as HTML: a column name is shown as text
+        fields.exclude_columns.objects = {html.escape(c): c for c in columns}
         self.outline = outline
         self.data.param.update(
             file_bytes=content,

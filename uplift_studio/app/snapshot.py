@@ -10,6 +10,7 @@ The page is laid out here: the KPI cards, the strategy table and the sentence co
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import importlib.metadata
 import json
@@ -18,6 +19,7 @@ from typing import TypedDict, Unpack
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - registers the Bokeh renderer and its options for plots.py
+from bokeh.document import Document
 from bokeh.layouts import column, row
 from bokeh.models import Column, Div, InlineStyleSheet, Span
 from bokeh.models.plots import Plot
@@ -51,8 +53,10 @@ h2 { font-size: 16px; margin: 8px 0 4px 0; }
 """
 
 
-def _render(element: hv.Element, height: int) -> Plot:
-    figure = hv.render(element, backend="bokeh")
+def _render(element: hv.Element, height: int, document: Document) -> Plot:
+    # into the snapshot's own document, never bokeh's curdoc(): that is a process-wide stack, and while a server
+    # runs in the process it can hold another session's (even a destroyed) document
+    figure = hv.renderer("bokeh").get_plot(element, doc=document).state
     # canvas, not WebGL: it spares the 190 kB WebGL bundle and draws the same on machines without a GPU
     figure.output_backend = "canvas"
     figure.sizing_mode = "stretch_width"
@@ -125,6 +129,7 @@ def snapshot_layout(
     """The snapshot's Bokeh layout: header, KPI cards, budget slider, sentence, strategy table, the four
     views and the manifest. The slider's CustomJS copies each position's precomputed texts and markers."""
     check_budget(budget)
+    render = functools.partial(_render, document=Document())
     # plots.py builds options with hv.opts.<Element>, which exist once a backend is selected: the dashboard's
     # hv.extension does it, a command-line export has nothing else that would
     hv.Store.set_current_backend("bokeh")
@@ -157,16 +162,16 @@ def snapshot_layout(
         "campaign; the interval is 95%.</p>"
     )
 
-    efficiency = _render(compose(plots.efficiency_curve(analysis), plots.budget_marker(analysis, budget, cost)), 380)
-    frontier = _render(compose(plots.budget_frontier(analysis, cost), plots.frontier_marker(budget)), 380)
+    efficiency = render(compose(plots.efficiency_curve(analysis), plots.budget_marker(analysis, budget, cost)), 380)
+    frontier = render(compose(plots.budget_frontier(analysis, cost), plots.frontier_marker(budget)), 380)
     spans = [
         _named_marker(efficiency, view.uplift.share_targeted, CURVE_MARKER),
         _named_marker(frontier, budget, FRONTIER_MARKER),
     ]
     slider = slider_widget(analysis, budget, cost, [kpis, sentence, table], [span for span in spans if span])
-    deciles = _render(plots.decile_dominance(analysis), plots.QUADRANTS_HEIGHT)
-    quadrants = _render(plots.persuadability_quadrants(analysis), plots.QUADRANTS_HEIGHT)
-    calibration = _render(calibration_view(analysis), 360)
+    deciles = render(plots.decile_dominance(analysis), plots.QUADRANTS_HEIGHT)
+    quadrants = render(plots.persuadability_quadrants(analysis), plots.QUADRANTS_HEIGHT)
+    calibration = render(calibration_view(analysis), 360)
     manifest = div(_manifest_markup(analysis, cost, exported), name="snapshot_manifest")
     explained = []
     if explanation is not None:
@@ -178,8 +183,8 @@ def snapshot_layout(
                 name="snapshot_explanation",
             ),
             row(
-                _render(explain_views.drivers_chart(explanation), 300),
-                _render(explain_views.driver_check(explanation.drivers[0]), 300),
+                render(explain_views.drivers_chart(explanation), 300),
+                render(explain_views.driver_check(explanation.drivers[0]), 300),
                 sizing_mode="stretch_width",
             ),
         ]
