@@ -78,7 +78,8 @@ class FileControls(param.Parameterized):
         self.last_error = message
         self.status_pane.object = f'<span style="color:#b2182b">{html.escape(message)}</span>'
         if pn.state.notifications is not None:
-            pn.state.notifications.error(html.escape(message), duration=NOTIFICATION_MS)
+            # an error stays until closed: it says what to fix, and a loaded page must not lose it before it is read
+            pn.state.notifications.error(html.escape(message), duration=0)
 
     def notify_info(self, message: str) -> None:
         if pn.state.notifications is not None:
