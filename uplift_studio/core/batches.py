@@ -47,6 +47,10 @@ class BatchPlan:
     def per_user_cost(self) -> bool:
         return self.columns.cost is not None
 
+    def outcomes_only(self) -> BatchPlan:
+        """The plan without features: what counting and sampling need, so those passes read fewer columns."""
+        return replace(self, features=())
+
     def needed(self) -> list[str]:
         """The file's columns the analysis reads (the rest are never loaded)."""
         roles = [self.columns.id, self.columns.treatment, self.columns.conversion]

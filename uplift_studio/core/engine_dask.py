@@ -109,7 +109,7 @@ def run_dask(
         ranges = partition_ranges(source.n_rows(), partitions or 2 * workers)
         bag = db.from_sequence(ranges, npartitions=len(ranges))
         say(f"pass 1 of 3: the strata and the sample, over {len(ranges)} partitions on {workers} workers")
-        sketch = bag.map(partial(_sketch, source, plan, engine.sample_size)).fold(operator.add).compute()
+        sketch = bag.map(partial(_sketch, source, plan.outcomes_only(), engine.sample_size)).fold(operator.add).compute()
         limits = sketch.thresholds(engine.sample_size)
         sample = ordered_sample(bag.map(partial(_sample, source, plan, limits)).compute())
         where = "across the workers" if distributed_fit else "on the client"

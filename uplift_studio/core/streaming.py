@@ -94,7 +94,11 @@ def run_streaming(
         return source.batches(needed, engine.batch_size)
 
     say("pass 1 of 3: counting the strata and drawing the sample")
-    sketch = reduce(operator.add, (sketch_of(raw, plan, engine.sample_size) for raw in batches()))
+    counting = plan.outcomes_only()
+    sketch = reduce(
+        operator.add,
+        (sketch_of(raw, counting, engine.sample_size) for raw in source.batches(counting.needed(), engine.batch_size)),
+    )
     limits = sketch.thresholds(engine.sample_size)
     sample = ordered_sample(sample_of(raw, plan, limits) for raw in batches())
     say(f"pass 2 of 3: fitting {settings.folds} folds on a sample of {sample.height:,} users")
