@@ -90,7 +90,7 @@ def _edges(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def evaluate_reducer(path: str) -> dict:
     from uplift_studio.core.binstats import accumulate, outcome_keys
-    from uplift_studio.core.scale_result import build_result
+    from uplift_studio.core.scale_result import ScaleSettings, build_result
 
     edges, outcome_edges = _edges(path)
     tables = None
@@ -105,10 +105,9 @@ def evaluate_reducer(path: str) -> dict:
         tables,
         source=path,
         engine="streaming",
-        population=None,
         sample_users=0,
         per_user_cost=False,
-        settings={"bins": edges.size + 1},
+        settings=ScaleSettings(bins=edges.size + 1),
         notes=(),
         versions={},
         seed=7,

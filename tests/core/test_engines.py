@@ -78,7 +78,7 @@ def test_dask_gives_the_same_statistics_on_1_3_and_7_partitions(reference, files
     for partitions in (1, 3, 7):
         result = run_dask(FileSource(files[0]), plan, MODEL, ENGINE, scheduler=cluster, partitions=partitions)
         assert _same(result, expected), partitions
-        assert result.settings["partitions"] == partitions
+        assert result.settings.partitions == partitions
 
 
 def test_the_binned_curve_is_the_exact_curve_of_the_same_scores(reference, campaign):
@@ -124,7 +124,7 @@ def test_distributed_fit_trains_with_xgboost_dask(reference, files, cluster):
 
     plan, expected = reference
     result = run_dask(FileSource(files[0]), plan, MODEL, ENGINE, scheduler=cluster, partitions=3, distributed_fit=True)
-    assert result.n_users == expected.n_users and result.settings["distributed_fit"] is True
+    assert result.n_users == expected.n_users and result.settings.distributed_fit is True
     # the same users in the random ranking (no model), other trees for the model's rankings
     assert result.tables["random"].equals(expected.tables["random"])
     assert np.isfinite(result.metrics["uplift"]["qini_coefficient"])

@@ -109,7 +109,9 @@ def run_dask(
         ranges = partition_ranges(source.n_rows(), partitions or 2 * workers)
         bag = db.from_sequence(ranges, npartitions=len(ranges))
         say(f"pass 1 of 3: the strata and the sample, over {len(ranges)} partitions on {workers} workers")
-        sketch = bag.map(partial(_sketch, source, plan.outcomes_only(), engine.sample_size)).fold(operator.add).compute()
+        sketch = (
+            bag.map(partial(_sketch, source, plan.outcomes_only(), engine.sample_size)).fold(operator.add).compute()
+        )
         limits = sketch.thresholds(engine.sample_size)
         sample = ordered_sample(bag.map(partial(_sample, source, plan, limits)).compute())
         where = "across the workers" if distributed_fit else "on the client"
@@ -120,9 +122,17 @@ def run_dask(
         del sample
         say("pass 3 of 3: scoring and tabulating every partition")
         tables = bag.map(partial(_tables, source, plan, model)).fold(merged).compute()
-    extra = {"partitions": len(ranges), "workers": workers, "distributed_fit": distributed_fit}
     return result_of(
-        tables, plan, settings, engine, name="dask", sample_users=sample_users, population=population, extra=extra
+        tables,
+        plan,
+        settings,
+        engine,
+        name="dask",
+        sample_users=sample_users,
+        population=population,
+        partitions=len(ranges),
+        workers=workers,
+        distributed_fit=distributed_fit,
     )
 
 

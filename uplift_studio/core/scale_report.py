@@ -33,9 +33,9 @@ def scale_report_dict(result: ScaleResult, budget: float, cost_per_contact: floa
             for name, r in results.items()
         },
         "metrics": result.metrics,
-        "settings": result.settings,
+        "settings": result.settings.as_dict(),
         "versions": result.versions,
-        "engine": {"name": result.engine, "sample_users": result.sample_users, "bins": result.settings.get("bins")},
+        "engine": {"name": result.engine, "sample_users": result.sample_users, "bins": result.settings.bins},
     }
 
 
@@ -45,7 +45,7 @@ def format_scale_report(result: ScaleResult, budget: float, cost_per_contact: fl
     lines = [
         f"Uplift Studio report: {result.source} ({result.engine} engine)",
         f"{result.n_users:,} users scored out of sample ({result.treated_share:.1%} treated); models fitted on a "
-        f"stratified sample of {result.sample_users:,}; curves from {result.settings.get('bins')} score bins per "
+        f"stratified sample of {result.sample_users:,}; curves from {result.settings.bins} score bins per "
         f"strategy. Campaign population {result.population:,}; budget {format_money(budget)} at {cost_text}.",
         "",
         f"{'strategy':<24}{'contacts':>12}{'spend':>12}{'incr. revenue':>15}{'95% interval':>28}{'ROI':>8}{'net':>13}",

@@ -8,7 +8,8 @@ budget functions as the in-memory analysis.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
@@ -19,8 +20,29 @@ from uplift_studio.core.budget import StrategyResult
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.metrics import coefficient_intervals, decile_table
 from uplift_studio.core.path import SpendPath, curve_path
+from uplift_studio.core.settings import ModelSettings
+from uplift_studio.core.view import BudgetView
 
 DEFAULT_COST_PER_CONTACT = 2.0
+
+
+@dataclass(frozen=True)
+class ScaleSettings:
+    """What decided a large analysis: the model, the engine and how the data was cut."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    population: int | None = None
+    engine: str = "streaming"
+    sample_size: int = 0
+    batch_size: int = 0
+    bins: int = 0
+    features: tuple[str, ...] = ()
+    partitions: int | None = None
+    workers: int | None = None
+    distributed_fit: bool = False
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "model": self.model.as_dict(), "features": list(self.features)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +60,7 @@ class ScaleResult:
     paths: dict[str, SpendPath]
     deciles: dict[str, pl.DataFrame]
     metrics: dict[str, dict[str, float]]
-    settings: dict
+    settings: ScaleSettings
     notes: tuple[str, ...]
     versions: dict[str, str]
     created: str
@@ -50,6 +72,45 @@ class ScaleResult:
     @property
     def n_evaluation(self) -> int:
         return self.n_users
+
+    @property
+    def scale(self) -> float:
+        """Campaign users each evaluated user stands for."""
+        return self.population / self.n_users
+
+    @property
+    def has_truth(self) -> bool:
+        return False  # a file carries no ground truth
+
+    @property
+    def fingerprint(self) -> str:
+        """A content hash of the tables: equal tables, equal fingerprint, from any engine."""
+        digest = hashlib.sha256()
+        for name in sorted(self.tables):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(self.tables[name].sums).tobytes())
+        return digest.hexdigest()[:16]
+
+    def view(self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> BudgetView:
+        """Everything shown at ``budget``. No paired comparison: pairing needs each user's place in both
+        rankings, which per-strategy tables do not keep."""
+        return BudgetView(
+            budget=float(budget),
+            cost_per_contact=self._cost(cost_per_contact),
+            population=self.population,
+            results=self.at_budget(budget, cost_per_contact),
+        )
+
+    def frontier(self, budgets: np.ndarray, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT):
+        cost = self._cost(cost_per_contact)
+        return {
+            name: budget_math.frontier(path, budgets, cost_per_contact=cost, population=self.population)
+            for name, path in self.paths.items()
+        }
+
+    def max_budget(self, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> float:
+        path = next(iter(self.paths.values()))
+        return budget_math.max_budget(path, cost_per_contact=self._cost(cost_per_contact), population=self.population)
 
     def _cost(self, cost_per_contact: float | None) -> float | None:
         return None if self.per_user_cost else cost_per_contact
@@ -74,10 +135,9 @@ def build_result(
     *,
     source: str,
     engine: str,
-    population: int | None,
     sample_users: int,
     per_user_cost: bool,
-    settings: dict,
+    settings: ScaleSettings,
     notes: tuple[str, ...],
     versions: dict[str, str],
     seed: int,
@@ -105,7 +165,7 @@ def build_result(
         source=source,
         engine=engine,
         n_users=n_users,
-        population=int(population or n_users),
+        population=int(settings.population or n_users),
         treated_share=float(arms[1] / n_users),
         sample_users=int(sample_users),
         per_user_cost=per_user_cost,

@@ -21,7 +21,7 @@ from uplift_studio.core.engine import (
     sketch_of,
     tables_of,
 )
-from uplift_studio.core.scale_result import ScaleResult, build_result
+from uplift_studio.core.scale_result import ScaleResult, ScaleSettings, build_result
 from uplift_studio.core.settings import ModelSettings
 
 Say = Callable[[str], None]
@@ -50,24 +50,24 @@ def result_of(
     name: str,
     sample_users: int,
     population: int | None,
-    extra: dict | None = None,
+    **cluster,
 ) -> ScaleResult:
     from uplift_studio.core.analysis import versions
 
-    described = {
-        "engine": name,
-        "model": settings.as_dict(),
-        "sample_size": engine.sample_size,
-        "batch_size": engine.batch_size,
-        "bins": engine.n_bins,
-        "features": list(plan.features),
-        **(extra or {}),
-    }
+    described = ScaleSettings(
+        model=settings,
+        population=population,
+        engine=name,
+        sample_size=engine.sample_size,
+        batch_size=engine.batch_size,
+        bins=engine.n_bins,
+        features=plan.features,
+        **cluster,
+    )
     return build_result(
         tables,
         source=plan.source,
         engine=name,
-        population=population,
         sample_users=sample_users,
         per_user_cost=plan.per_user_cost,
         settings=described,
