@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from uplift_studio.cli_analysis import CANCEL, Interrupted, add_analysis_commands, analysis_from_args
+from uplift_studio.cli_analysis import progress as _progress
 from uplift_studio.cli_offers import (
     add_offer_options,
     cmd_offers_report,
@@ -39,6 +41,7 @@ from uplift_studio.core.data import COST, ID, DataWarning
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.model_file import MODEL_TYPES
 from uplift_studio.core.outputs import (
+    ANALYSIS_TYPES,
     FRAME_TYPES,
     HTML_TYPES,
     JSON_TYPES,
@@ -51,21 +54,6 @@ from uplift_studio.core.readout import ab_readout, format_readout
 from uplift_studio.core.simulate import DEFAULT_TREATED_SHARE
 
 EXIT_BAD_INPUT = 2
-
-
-def _progress(done: int, total: int) -> None:
-    if _CANCEL.is_set():
-        raise Interrupted
-    print(f"fitting models: fold {done} of {total}", file=sys.stderr, flush=True)
-
-
-def analysis_from_args(args: argparse.Namespace):
-    from uplift_studio.core.analysis import run_analysis
-
-    check_economics(args)
-    experiment = experiment_from_args(args)
-    analysis = run_analysis(experiment, analysis_settings(args), progress=_progress, use_cache=not args.no_cache)
-    return experiment, analysis
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -241,53 +229,6 @@ def _warn_unseen_levels(customers: pl.DataFrame, categories: dict, source: Path)
             )
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from uplift_studio.app.snapshot import write_snapshot
-
-    experiment, analysis = analysis_from_args(args)
-    cost = None if analysis.per_user_cost else args.cost_per_contact
-    explanation = None
-    if args.explain:
-        from uplift_studio.core.explain import explain
-        from uplift_studio.core.selection import fit_final_selected as fitted
-
-        explanation = explain(analysis, experiment, args.budget, cost, fitted(experiment, analysis.settings.model)[0])
-    path = write_snapshot(analysis, args.out, args.budget, cost, explanation=explanation)
-    print(f"wrote the snapshot to {path}")
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from uplift_studio.app.server import serve
-
-    check_economics(args)
-    experiment = experiment_from_args(args)
-    serve(
-        experiment,
-        settings=analysis_settings(args),
-        budget=args.budget,
-        cost_per_contact=args.cost_per_contact,
-        port=args.port,
-        address=args.address,
-        show=args.show,
-    )
-    return 0
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    from uplift_studio.core.explain import explain, explanation_dict, format_explanation
-    from uplift_studio.core.selection import fit_final_selected as fit_final
-
-    experiment, analysis = analysis_from_args(args)
-    cost = None if analysis.per_user_cost else args.cost_per_contact
-    learner = fit_final(experiment, analysis.settings.model)[0]
-    explanation = explain(analysis, experiment, args.budget, cost, learner)
-    print(format_explanation(explanation))
-    if args.json is not None:
-        write_json(explanation_dict(explanation), args.json)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uplift-studio",
@@ -335,23 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(fit)
     add_fit_options(fit)
     fit.set_defaults(handler=cmd_fit)
-    explain = analysis_command("explain", "uplift drivers, who is contacted, and a targeting rule", cmd_explain)
-    explain.add_argument("--json", type=Path, help="also write drivers, profiles, rule and values as JSON")
-    export = analysis_command("export", "the executive snapshot: one offline HTML file", cmd_export)
-    export.add_argument("--out", type=Path, required=True, help="snapshot file (.html)")
-    export.add_argument(
-        "--explain", action="store_true", help="add the drivers, profiles and targeting rule at the budget"
-    )
-    serve = analysis_command("serve", "the analyst's app in the browser", cmd_serve)
-    serve.add_argument("--port", type=int, default=5006, help="port (default %(default)s)")
-    serve.add_argument("--show", action="store_true", help="open a browser tab")
-    serve.add_argument(
-        "--address", default="127.0.0.1", help="interface to listen on (default %(default)s: this machine only)"
-    )
+    add_analysis_commands(analysis_command)
     return parser
 
 
-# which flag names an output, and the file types it takes (export's --out is the HTML snapshot)
+# which flag names an output, and the file types it takes (export's --out is the HTML snapshot, analyze's the
+# analysis file)
 _OUTPUTS = (("out", "--out"), ("truth", "--truth"), ("json", "--json"), ("save", "--save"))
 
 
@@ -367,16 +297,11 @@ def check_outputs(args: argparse.Namespace) -> None:
             types = MODEL_TYPES
         elif args.command == "export":
             types = HTML_TYPES
+        elif args.command == "analyze":
+            types = ANALYSIS_TYPES
         else:
             types = FRAME_TYPES
         check_output(path, types, flag)
-
-
-class Interrupted(Exception):
-    """Ctrl-C reached the fit: it stops at the next fold boundary."""
-
-
-_CANCEL = threading.Event()
 
 
 def run(argv: Sequence[str] | None) -> int:
@@ -394,24 +319,29 @@ def _in_worker(argv: Sequence[str] | None) -> int:
     inside XGBoost's data callbacks (where it gave tracebacks and native aborts). The main thread waits; on
     Ctrl-C the fit stops at its next fold and nothing half-written is left (outputs are renamed in whole)."""
     outcome: dict[str, object] = {}
+    # an Event, not Thread.join: Ctrl-C inside join marks a running thread as stopped (CPython 3.11's
+    # bpo-45274 handling), so a second join returned at once and os._exit cut an output's write short
+    finished = threading.Event()
 
     def work() -> None:
         try:
             outcome["code"] = _guarded(lambda: run(argv))
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
+        finally:
+            finished.set()
 
-    _CANCEL.clear()
+    CANCEL.clear()
     worker = threading.Thread(target=work, name="uplift-studio-command", daemon=True)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
-        _CANCEL.set()
+        CANCEL.set()
         print("interrupted", file=sys.stderr, flush=True)
         try:
-            worker.join(60.0)
+            finished.wait(60.0)
         except KeyboardInterrupt:
             pass
         sys.stdout.flush()

@@ -75,8 +75,14 @@ class ExplanationView(pn.viewable.Viewer):
             self._run(build=False)
 
     def _run(self, *, build: bool) -> None:
-        if self.analysis is None or self.experiment is None:
+        if self.analysis is None:
             self.notify_error("no results to explain yet: press Fit models first.")
+            return
+        if self.experiment is None:  # e.g. `serve --analysis`: the results came without the users' features
+            self.notify_error(
+                "the explanation fits a model on the experiment's users, and these results were opened without "
+                "their data: run `uplift-studio serve --data FILE` (or Fit models on data here) to explain them."
+            )
             return
         with self._lock:
             self._latest += 1

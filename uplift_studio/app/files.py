@@ -107,6 +107,11 @@ class FileControls(param.Parameterized):
         analysis = self.analysis
         if analysis is None:
             raise DataError("no results yet: press Fit models first.")
+        if analysis.per_user_cost and self._experiment is None:  # e.g. `serve --analysis`: no data, no costs
+            raise DataError(
+                "the contact list ranks users by their own contact costs, which are in the data, and these results "
+                "were opened without it: run `uplift-studio serve --data FILE` (or Fit models on it) for the list."
+            )
         return contact_list(analysis.scored_users(self._experiment), self._budget(), cost_per_contact=self._cost())
 
     @catch_and_notify

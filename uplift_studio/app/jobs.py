@@ -166,3 +166,29 @@ class Provided:
             if self._value is None:
                 self._value = self._factory()
             return self._value
+
+
+class _WithoutData:
+    """The experiment behind an analysis opened from a file: not there, and saying so if a fit asks for it."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __call__(self) -> Experiment:
+        raise DataError(
+            f"{self.source}: these results were opened without their data, so there is nothing to fit again. "
+            "Fit the simulated campaign or an uploaded file here, or run `uplift-studio serve --data FILE`."
+        )
+
+
+def provide_finished(analysis: Analysis, source: str) -> Provided:
+    """A finished analysis handed in (``serve --analysis``), shared as a done fit: "Fit models" on it finds
+    it finished (with the analysis's own settings), and any other settings say that the data is not here."""
+    provided = Provided(_WithoutData(source))
+    job = AnalysisJob((provided.key, analysis.settings))
+    job.cache_hit = True
+    job.cache_checked.set()
+    job.future.set_result(analysis)
+    with _JOBS_LOCK:
+        _JOBS[job.key] = job
+    return provided

@@ -4,15 +4,17 @@ server of ``uplift-studio serve``."""
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import sys
+from pathlib import Path
 
 import holoviews as hv
 import panel as pn
 from panel.io.resources import LOCAL_DIST
 
 from uplift_studio.app.dashboard import TITLE, Dashboard
-from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided, analysis_job
+from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided, analysis_job, provide_finished
 from uplift_studio.app.state import UPLOAD_LIMIT_MB
 from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
 from uplift_studio.core.data import Experiment
@@ -93,6 +95,8 @@ def release_memory(session_context) -> None:  # noqa: ARG001 - the signature Bok
 def serve(
     experiment: Experiment | ExperimentFactory | None = None,
     *,
+    analysis: Analysis | None = None,
+    analysis_file: str | Path | None = None,
     settings: AnalysisSettings | None = None,
     budget: float = DEFAULT_BUDGET,
     cost_per_contact: float = DEFAULT_COST_PER_CONTACT,
@@ -108,15 +112,24 @@ def serve(
 
     ``experiment`` is an :class:`Experiment`, a zero-argument function returning one, or None for the
     simulated campaign of the data form. Its fit starts at once in the background, before any browser
-    connects, and every session shares it. Returns what ``panel.serve`` returns (a server, or its thread).
+    connects, and every session shares it. Or ``analysis``, finished results (``serve --analysis``, read from
+    ``analysis_file``): every session opens on them, with no data and no fit. Returns what ``panel.serve``
+    returns (a server, or its thread).
     """
+    if analysis is not None and experiment is not None:
+        raise ValueError("serve takes an experiment or a finished analysis, not both")
     provided = Provided(experiment) if experiment is not None else None
-    if provided is not None:
+    if analysis is not None:
+        analysis = opened_from_file(analysis, analysis_file)
+        settings = analysis.settings
+        provided = provide_finished(analysis, analysis.source)
+    elif provided is not None:
         key = (provided.key, settings or AnalysisSettings())
         analysis_job(key, provided.get, settings or AnalysisSettings())
 
     def app() -> pn.template.BootstrapTemplate:
         dashboard = build_dashboard(
+            analysis,  # None unless finished results were given: then every session opens on them at once
             experiment=provided,  # one experiment and one key per process, whichever session asks
             settings=settings,
             budget=budget,
@@ -137,3 +150,9 @@ def serve(
         title=TITLE,
         **server_options,
     )
+
+
+def opened_from_file(analysis: Analysis, path: str | Path | None) -> Analysis:
+    """``analysis`` with a data line that says where it was read from (the numbers are the same)."""
+    name = Path(path).name if path is not None else "an analysis file"
+    return dataclasses.replace(analysis, source=f"{analysis.source} (analysis read from {name})")

@@ -23,6 +23,7 @@ from uplift_studio.core.errors import DataError
 FRAME_TYPES = (".csv", ".parquet")
 JSON_TYPES = (".json",)
 HTML_TYPES = (".html", ".htm")
+ANALYSIS_TYPES = (".analysis",)  # a finished analysis (core.analysis_file)
 
 
 def check_output(path: Path, types: tuple[str, ...], flag: str) -> None:

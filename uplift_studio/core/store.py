@@ -123,13 +123,17 @@ def load(path: Path, expect: dict[str, str]) -> Any:
     wrong = [name for name, value in expect.items() if header.get(name) != value]
     if wrong:
         raise StoreError(f"{path}: holds results for another {', '.join(wrong)}")
-    with zipfile.ZipFile(path) as archive:
-        members = {}
-        for name, digest in manifest["hashes"].items():
-            payload = archive.read(name)
-            if hashlib.sha256(payload).hexdigest() != digest:
-                raise StoreError(f"{path}: member {name} was altered")
-            members[name] = payload
+    members = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in manifest["hashes"]:
+                members[name] = archive.read(name)
+    except (OSError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
+        # a member changed in place fails zip's own CRC check before ours: altered all the same
+        raise StoreError(f"{path}: damaged ({exc})") from exc
+    for name, digest in manifest["hashes"].items():
+        if hashlib.sha256(members[name]).hexdigest() != digest:
+            raise StoreError(f"{path}: member {name} was altered")
     try:
         return _Reader(members).decode(manifest["tree"])
     except (KeyError, TypeError, ValueError, AttributeError, ImportError) as exc:
