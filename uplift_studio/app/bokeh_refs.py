@@ -84,11 +84,19 @@ class BudgetRefs:
             span.location = budget
 
     def patch_comparison(self, columns: dict) -> None:
-        for source in self.bars:
+        # A new analysis can reach ``current`` before its chart is redrawn (seen under load: four bars of the
+        # simulated campaign still on screen, three strategies of the uploaded file); a source of another
+        # length is left to that redraw, since a partial update of its columns is refused by Bokeh.
+        size = len(columns["strategy"])
+
+        def fits(source) -> bool:
+            return all(len(values) == size for values in source.data.values())
+
+        for source in filter(fits, self.bars):
             source.data.update({name: columns[name] for name in BAR_COLUMNS})
-        for source in self.whiskers:
+        for source in filter(fits, self.whiskers):
             source.data.update(lower=columns["roi_low"], upper=columns["roi_high"])
-        for source in self.truth:
+        for source in filter(fits, self.truth):
             source.data.update(true_roi=columns["true_roi"])
         values = comparison_values(columns)
         for figure in self.figures:

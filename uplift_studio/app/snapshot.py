@@ -56,7 +56,9 @@ h2 { font-size: 16px; margin: 8px 0 4px 0; }
 def _render(element: hv.Element, height: int, document: Document) -> Plot:
     # into the snapshot's own document, never bokeh's curdoc(): that is a process-wide stack, and while a server
     # runs in the process it can hold another session's (even a destroyed) document
-    figure = hv.renderer("bokeh").get_plot(element, doc=document).state
+    # mode "server": only then does HoloViews attach the plot to ``doc``; in its default mode it ignores it and
+    # takes curdoc(), which under a loaded server was a destroyed session's document ("no attribute _theme")
+    figure = hv.renderer("bokeh").instance(mode="server").get_plot(element, doc=document).state
     # canvas, not WebGL: it spares the 190 kB WebGL bundle and draws the same on machines without a GPU
     figure.output_backend = "canvas"
     figure.sizing_mode = "stretch_width"
