@@ -34,6 +34,7 @@ from uplift_studio.cli_options import (
     add_simulation_options,
     analysis_settings,
     check_economics,
+    check_simulation,
     experiment_from_args,
     model_settings,
 )
@@ -59,11 +60,20 @@ EXIT_BAD_INPUT = 2
 def cmd_simulate(args: argparse.Namespace) -> int:
     if args.offers:
         return cmd_offers_simulate(args)
-    experiment = experiment_from_args(args)
-    write_frame(experiment.frame, args.out)
-    if args.truth is not None:
-        write_frame(experiment.truth, args.truth)
-    print(f"wrote {experiment.n_users:,} users to {args.out}" + (f", truth to {args.truth}" if args.truth else ""))
+    from uplift_studio.core.simulate_chunks import CHUNK, write_campaign
+
+    if args.users > CHUNK:
+        # past one chunk, the campaign is written chunk by chunk: memory stays that of one chunk
+        check_simulation(args)
+        write_campaign(args.out, args.users, args.treated_share, args.seed, truth=args.truth)
+        users = args.users
+    else:
+        experiment = experiment_from_args(args)
+        write_frame(experiment.frame, args.out)
+        if args.truth is not None:
+            write_frame(experiment.truth, args.truth)
+        users = experiment.n_users
+    print(f"wrote {users:,} users to {args.out}" + (f", truth to {args.truth}" if args.truth else ""))
     return 0
 
 

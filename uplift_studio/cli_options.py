@@ -100,6 +100,15 @@ def column_map(args: argparse.Namespace, chosen: Example | None = None) -> Colum
     return columns
 
 
+def check_simulation(args: argparse.Namespace) -> None:
+    if args.seed < 0:
+        raise DataError(f"--seed must be a whole number >= 0, got {args.seed}.")
+    if args.users < 2:
+        raise DataError(f"--users must be at least 2, got {args.users}.")
+    if not 0.0 < args.treated_share < 1.0:
+        raise DataError(f"--treated-share must be strictly between 0 and 1, got {args.treated_share}.")
+
+
 def experiment_from_args(args: argparse.Namespace) -> Experiment:
     """The experiment the data options name: a file, a bundled example (``example:NAME``), or the simulated
     campaign."""
@@ -108,10 +117,7 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
     chosen = None if args.data is None else parse_example(str(args.data))
     columns = column_map(args, chosen)
     if args.data is None:
-        if args.users < 2:
-            raise DataError(f"--users must be at least 2, got {args.users}.")
-        if not 0.0 < args.treated_share < 1.0:
-            raise DataError(f"--treated-share must be strictly between 0 and 1, got {args.treated_share}.")
+        check_simulation(args)
         return simulate_campaign(args.users, args.treated_share, args.seed)
     if chosen is not None:
         return load_example(chosen, columns, revenue_per_conversion=args.revenue_per_conversion)

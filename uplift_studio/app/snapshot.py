@@ -34,6 +34,7 @@ from uplift_studio.core.errors import DataError
 from uplift_studio.core.explain import Explanation
 from uplift_studio.core.formats import format_money
 from uplift_studio.core.outputs import write_text
+from uplift_studio.core.scale_result import ScaleResult
 from uplift_studio.core.strategies import STRATEGY_LABELS
 
 DEFAULT_TITLE = "Uplift Studio: executive snapshot"
@@ -172,8 +173,21 @@ def snapshot_layout(
     ]
     slider = slider_widget(analysis, budget, cost, [kpis, sentence, table], [span for span in spans if span])
     deciles = render(plots.decile_dominance(analysis), plots.QUADRANTS_HEIGHT)
-    quadrants = render(plots.persuadability_quadrants(analysis), plots.QUADRANTS_HEIGHT)
-    calibration = render(calibration_view(analysis), 360)
+    if isinstance(analysis, ScaleResult):
+        # per-bin tables hold each strategy's curve, not each user's two probabilities or a paired ranking
+        per_user = [
+            div(
+                f"<p class='help'>Computed by the {html.escape(analysis.engine)} engine from per-score-bin tables "
+                f"({analysis.settings.bins:,} bins per strategy; models fitted on a stratified sample of "
+                f"{analysis.sample_users:,} users): the views that need each user's scores (persuadability, "
+                "calibration, the paired comparison with probability targeting) come with the local engine.</p>"
+            )
+        ]
+        second_row = row(deciles, sizing_mode="stretch_width")
+    else:
+        quadrants = render(plots.persuadability_quadrants(analysis), plots.QUADRANTS_HEIGHT)
+        per_user = [row(render(calibration_view(analysis), 360), sizing_mode="stretch_width")]
+        second_row = row(deciles, quadrants, sizing_mode="stretch_width")
     manifest = div(_manifest_markup(analysis, cost, exported), name="snapshot_manifest")
     explained = []
     if explanation is not None:
@@ -198,8 +212,8 @@ def snapshot_layout(
         sentence,
         table,
         row(efficiency, frontier, sizing_mode="stretch_width"),
-        row(deciles, quadrants, sizing_mode="stretch_width"),
-        row(calibration, sizing_mode="stretch_width"),
+        second_row,
+        *per_user,
         *explained,
         manifest,
         sizing_mode="stretch_width",

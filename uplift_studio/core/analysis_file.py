@@ -17,6 +17,10 @@ from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.cache import code_version
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.outputs import ANALYSIS_TYPES, atomic_output
+from uplift_studio.core.scale_result import ScaleResult
+
+# the in-memory engine's per-user analysis, or the streaming and Dask engines' bin-table analysis
+Finished = Analysis | ScaleResult
 
 KIND = "analysis-file"
 _AGAIN = "Run `uplift-studio analyze [DATA OPTIONS] --out FILE.analysis` again to write it."
@@ -26,7 +30,7 @@ def _header() -> dict[str, str]:
     return {"kind": KIND, "store_format": str(store.FORMAT), "code": code_version(), "uplift_studio": __version__}
 
 
-def write_analysis(analysis: Analysis, path: Path) -> None:
+def write_analysis(analysis: Finished, path: Path) -> None:
     """Write ``analysis`` to ``path`` whole or not at all (a temporary file in its folder, then renamed)."""
     path = Path(path)
     if not path.name.lower().endswith(ANALYSIS_TYPES):
@@ -35,7 +39,7 @@ def write_analysis(analysis: Analysis, path: Path) -> None:
         store.dump(analysis, temporary, _header())
 
 
-def read_analysis(path: Path) -> Analysis:
+def read_analysis(path: Path) -> Finished:
     """The analysis ``write_analysis`` wrote to ``path``, after checking its kind, code version and hashes."""
     path = Path(path)
     if not path.is_file():
@@ -59,6 +63,6 @@ def read_analysis(path: Path) -> Analysis:
         analysis = store.load(path, _header())
     except store.StoreError as exc:
         raise DataError(f"{path}: the file was changed or damaged after it was written ({exc}). {_AGAIN}") from exc
-    if not isinstance(analysis, Analysis):
+    if not isinstance(analysis, Analysis | ScaleResult):
         raise DataError(f"{path}: not an analysis file (it holds a {type(analysis).__name__}). {_AGAIN}")
     return analysis

@@ -103,18 +103,17 @@ def accumulate(
 ) -> BinTable:
     """One batch's table: every user's statistics added into their key's bin and their arm."""
     n_bins = edges.size + 1
+    cells = n_bins * 2
     cell = bin_index(keys, edges) * 2 + np.asarray(treatment, dtype=np.int64)
-    revenue = np.asarray(revenue, dtype=np.float64)
-    columns = [np.ones(cell.size), np.asarray(converted, dtype=np.float64), revenue, revenue * revenue]
-    if cost is None:
-        columns += [np.zeros(cell.size), np.zeros(cell.size)]
-    else:
-        cost = np.asarray(cost, dtype=np.float64)
-        columns += [cost, cost * cost]
-    sums = np.empty((n_bins * 2, len(STATS)), dtype=np.int64)
-    for column, values in enumerate(columns):
-        weights = values if column < 2 else _fixed_point(values, column)
-        sums[:, column] = _exact_bincount(cell, weights, n_bins * 2)
+    sums = np.zeros((cells, len(STATS)), dtype=np.int64)
+    sums[:, 0] = np.bincount(cell, minlength=cells)
+    sums[:, 1] = _exact_bincount(cell, np.asarray(converted, dtype=np.float64), cells)
+    money = [(2, np.asarray(revenue, dtype=np.float64))]
+    if cost is not None:  # without per-user costs the cost columns stay 0: spend is contacts times one cost
+        money.append((4, np.asarray(cost, dtype=np.float64)))
+    for column, values in money:
+        sums[:, column] = _exact_bincount(cell, _fixed_point(values, column), cells)
+        sums[:, column + 1] = _exact_bincount(cell, _fixed_point(values * values, column + 1), cells)
     return BinTable(edges=edges, sums=sums.reshape(n_bins, 2, len(STATS)))
 
 
