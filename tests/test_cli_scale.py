@@ -88,7 +88,6 @@ def test_bad_engine_input_is_exit_2(campaign, streamed, tmp_path, capsys):
         (["analyze", "--engine", "dask", "--data", str(campaign), "--scheduler", "localhost:8786"], "an address"),
         (["analyze", "--engine", "streaming", "--data", str(campaign), "--learner", "auto"], "one learner"),
         (["analyze", "--engine", "streaming", "--data", str(tmp_path / "missing.parquet")], "no such file"),
-        (["serve", "--analysis", str(streamed)], "Export its snapshot"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv

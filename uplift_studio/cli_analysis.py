@@ -125,16 +125,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     check_economics(args)
     if args.analysis is not None:
-        from uplift_studio.core.scale_result import ScaleResult
-
         analysis = _analysis_file(args)
-        if isinstance(analysis, ScaleResult):
-            raise DataError(
-                f"--analysis {args.analysis} was computed by the {analysis.engine} engine, from per-bin tables: the "
-                "app reads each user's scores (contact lists, paired comparisons, the persuadability and calibration "
-                f"views). Export its snapshot with `uplift-studio export --analysis {args.analysis} --out "
-                "snapshot.html`, or serve a file that fits in memory with --data."
-            )
         opened = {"analysis": analysis, "analysis_file": args.analysis}
         print(
             f"note: serving the analysis in {args.analysis} without its data: the explanation (and, with per-user "

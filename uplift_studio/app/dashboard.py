@@ -29,6 +29,7 @@ from uplift_studio.app.jobs import (
     Provided,
 )
 from uplift_studio.app.notify import catch_and_notify
+from uplift_studio.app.offers_view import OffersMount
 from uplift_studio.app.panes import TickHTML
 from uplift_studio.app.plot_style import compose
 from uplift_studio.app.plots_calibration import calibration_view
@@ -42,6 +43,7 @@ from uplift_studio.core.analysis import Analysis, AnalysisSettings
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.formats import format_money
 from uplift_studio.core.readout import ab_readout
+from uplift_studio.core.scale_result import ScaleResult
 from uplift_studio.core.strategies import STRATEGY_LABELS
 from uplift_studio.core.view import BudgetView
 
@@ -68,7 +70,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
     """Settings in the sidebar; KPIs, the sentence, the views and the downloads in the main area."""
 
     analysis = param.ClassSelector(
-        class_=Analysis, default=None, allow_None=True, precedence=-1, doc="The results on screen."
+        class_=(Analysis, ScaleResult), default=None, allow_None=True, precedence=-1, doc="The results on screen."
     )
     current = param.ClassSelector(
         class_=BudgetView, default=None, allow_None=True, precedence=-1, doc="Every strategy at the current budget."
@@ -257,6 +259,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self.main = pn.Column(self.fit_banner, data_card, self.results, sizing_mode="stretch_width")
+        self.offers = OffersMount(self)  # several offers (issue 12): its controls, view and fit
 
     def __panel__(self) -> pn.template.BootstrapTemplate:
         # Bootstrap, not Fast or Material: their designs fetch Google Fonts, and the app must run offline
@@ -360,10 +363,10 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         self.frontier_pane.object = compose(frontier, marker)
 
     def _draw_quadrants(self) -> None:
-        self.quadrants_pane.object = plots.persuadability_quadrants(self.analysis)
-
-    def _draw_calibration(self) -> None:
-        self.calibration_pane.object = calibration_view(self.analysis)
+        self.quadrants_pane.visible = self.calibration_pane.visible = self.analysis.per_user_views
+        if self.analysis.per_user_views:  # bin tables hold no user's two probabilities nor scores to calibrate
+            self.quadrants_pane.object = plots.persuadability_quadrants(self.analysis)
+            self.calibration_pane.object = calibration_view(self.analysis)
 
     def _draw_notes(self) -> None:
         analysis = self.analysis
@@ -375,7 +378,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
 
     def _view_steps(self) -> list[Callable[[], None]]:
         views = (self._draw_efficiency, self._draw_comparison, self._draw_frontier, self._draw_deciles)
-        return [*views, self._draw_quadrants, self._draw_calibration, self._draw_notes]
+        return [*views, self._draw_quadrants, self._draw_notes]
 
     def _draw_views(self) -> None:
         # one message for the five views: the browser lays the page out once, not once per view

@@ -22,6 +22,7 @@ from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.explain import Groundwork, explain_at, prepare_explanation
 from uplift_studio.core.formats import format_money
+from uplift_studio.core.scale_result import ScaleResult
 
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uplift-explain")
 
@@ -30,7 +31,7 @@ class ExplanationView(pn.viewable.Viewer):
     """Explain the targeting at the dashboard's budget (``budget``/``cost`` follow the dashboard's)."""
 
     explain = param.Event(label="Explain who is targeted", doc="Build the explanation (about 10 s at 150k users).")
-    analysis = param.ClassSelector(class_=Analysis, default=None, allow_None=True, precedence=-1)
+    analysis = param.ClassSelector(class_=(Analysis, ScaleResult), default=None, allow_None=True, precedence=-1)
     experiment = param.ClassSelector(class_=Experiment, default=None, allow_None=True, precedence=-1)
     # references to the dashboard's released budget and cost: the view follows them without an observer
     budget = param.Number(default=100_000.0, allow_None=True, allow_refs=True, precedence=-1)

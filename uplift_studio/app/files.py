@@ -107,6 +107,11 @@ class FileControls(param.Parameterized):
         analysis = self.analysis
         if analysis is None:
             raise DataError("no results yet: press Fit models first.")
+        if not analysis.per_user_views:
+            raise DataError(
+                "these results are per-bin tables from the streaming or Dask engine: they hold no user's score. "
+                "Write the contact list where the data is: `uplift-studio targets --data FILE --out contacts.csv`."
+            )
         if analysis.per_user_cost and self._experiment is None:  # e.g. `serve --analysis`: no data, no costs
             raise DataError(
                 "the contact list ranks users by their own contact costs, which are in the data, and these results "

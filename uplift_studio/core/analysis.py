@@ -105,6 +105,10 @@ class Analysis:
     def strategies(self) -> tuple[str, ...]:
         return tuple(self.paths)
 
+    # each user's scores are here: every view of the app and the snapshot can be drawn (not so for the bin
+    # tables of the streaming and Dask engines, uplift_studio.core.scale_result)
+    per_user_views = True
+
     @property
     def has_truth(self) -> bool:
         return next(iter(self.paths.values())).truth is not None

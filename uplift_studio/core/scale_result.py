@@ -82,6 +82,12 @@ class ScaleResult:
     def has_truth(self) -> bool:
         return False  # a file carries no ground truth
 
+    # the app's and the snapshot's views that need each user's scores (persuadability, calibration, paired
+    # comparisons, contact lists, explanations) are left out of a bin-table analysis
+    per_user_views = False
+    segment_agreement = None
+    selection = None
+
     @property
     def fingerprint(self) -> str:
         """A content hash of the tables: equal tables, equal fingerprint, from any engine."""

@@ -71,7 +71,12 @@ def result_of(
         sample_users=sample_users,
         per_user_cost=plan.per_user_cost,
         settings=described,
-        notes=plan.notes,
+        notes=(
+            *plan.notes,
+            f"computed by the {name} engine from per-score-bin tables ({engine.n_bins:,} bins per strategy, models "
+            f"fitted on a stratified sample of {sample_users:,} users): the views that need each user's scores "
+            "(persuadability, calibration, the paired comparison, contact lists) come with the local engine.",
+        ),
         versions=versions(),
         seed=settings.seed,
     )
