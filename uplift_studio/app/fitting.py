@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import sys
 from collections.abc import Callable, Hashable
 
 import panel as pn
@@ -36,6 +37,9 @@ class FitControls(param.Parameterized):
 
     def _request(self) -> tuple[Hashable, ExperimentFactory, AnalysisSettings]:
         settings = self.model.settings(self._base_settings)
+        offers = getattr(self, "offers", None)
+        if offers is not None and offers.active:  # several offers: the data step's "Several offers" is ticked
+            return offers.request(settings, self.revenue_per_conversion)
         if self.data.source == "provided" and self._provided is not None:
             return (self._provided.key, settings), self._provided.get, settings
         revenue_per_conversion = self.revenue_per_conversion
@@ -56,7 +60,17 @@ class FitControls(param.Parameterized):
             return
         job = finished_analysis(key)
         if job is not None:
-            self._apply(job.future.result(), job.experiment, defer_views=in_session())
+            self._show_result(job, defer_views=in_session())
+
+    def _show_result(self, job: AnalysisJob, *, defer_views: bool = False) -> None:
+        """A finished fit on screen: an offer analysis in the offers view, any other with ``_apply``."""
+        result = job.future.result()
+        # an offer analysis exists only once its module is imported: a warm start never imports it (scipy.stats)
+        offers = sys.modules.get("uplift_studio.core.offers_analysis")
+        if offers is not None and isinstance(result, offers.OfferAnalysis):
+            self.offers.show(result)
+        else:
+            self._apply(result, job.experiment, defer_views=defer_views)
 
     def prefetch(self) -> AnalysisJob | None:
         """Start (or join) the fit of the current data and settings without waiting for it."""
@@ -167,6 +181,6 @@ class FitControls(param.Parameterized):
             self.status_pane.object = "The fit did not finish; the previous results are kept."
             raise error
         try:
-            self._apply(job.future.result(), job.experiment, defer_views=defer_views)
+            self._show_result(job, defer_views=defer_views)
         finally:
             self._hide_banner()  # once the new views are drawn: until then the page shows the old ones

@@ -132,7 +132,8 @@ def _prepare(job: AnalysisJob, experiment: ExperimentFactory, settings: Analysis
     try:
         job.report(0, settings.model.folds if settings.model.holdout is None else 1)
         job.experiment = experiment()
-        job.cache_hit = is_cached(job.experiment, settings)
+        # several offers (issue 12): no disk cache of their own, always the fit worker
+        job.cache_hit = not _is_offers(job.experiment) and is_cached(job.experiment, settings)
         job.cache_checked.set()
         if job.cache_hit:
             job.future.set_result(run_analysis(job.experiment, settings))
@@ -146,9 +147,23 @@ def _prepare(job: AnalysisJob, experiment: ExperimentFactory, settings: Analysis
 
 def _fit(job: AnalysisJob, settings: AnalysisSettings) -> None:
     try:
+        if _is_offers(job.experiment):
+            from uplift_studio.core.offers_analysis import run_offer_analysis
+
+            population = settings.population
+            result = run_offer_analysis(job.experiment, settings.model, population=population, progress=job.report)
+            job.future.set_result(result)
+            return
         job.future.set_result(run_analysis(job.experiment, settings, progress=job.report))
     except BaseException as error:  # handed to the sessions, which notify
         job.future.set_exception(error)
+
+
+def _is_offers(experiment) -> bool:
+    """An experiment of several offers (imported here, not at start-up: the core's offers read scipy.stats)."""
+    from uplift_studio.core.offers import OfferExperiment
+
+    return isinstance(experiment, OfferExperiment)
 
 
 class Provided:
