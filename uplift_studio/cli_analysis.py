@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+from uplift_studio.cli_offers import add_offer_options, cmd_offers_export, offers_requested
 from uplift_studio.cli_options import analysis_settings, check_economics, experiment_from_args
 from uplift_studio.core.errors import DataError
 
@@ -99,6 +100,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from uplift_studio.app.snapshot import write_snapshot
 
+    if offers_requested(args):
+        return cmd_offers_export(args, progress)
     if args.analysis is not None:
         if args.explain:
             raise DataError(
@@ -206,6 +209,7 @@ def add_analysis_commands(analysis_command) -> None:
         "--explain", action="store_true", help="add the drivers, profiles and targeting rule at the budget"
     )
     _add_analysis_file_option(export)
+    add_offer_options(export)
     serve = analysis_command("serve", "the analyst's app in the browser", cmd_serve)
     serve.add_argument("--port", type=int, default=5006, help="port (default %(default)s)")
     serve.add_argument("--show", action="store_true", help="open a browser tab")

@@ -15,6 +15,7 @@ from uplift_studio.cli_options import _split, check_economics, column_map, model
 from uplift_studio.core.data import CONVERTED, ID, REVENUE
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.examples import parse_example
+from uplift_studio.core.formats import format_money
 from uplift_studio.core.offers import ARM, OfferExperiment, load_offer_experiment, parse_amounts
 from uplift_studio.core.outputs import write_frame, write_json
 from uplift_studio.core.reading import read_table
@@ -132,6 +133,23 @@ def cmd_offers_score(args: argparse.Namespace, progress: Callable[[int, int], No
         f"wrote out-of-sample scores of {analysis.n_evaluation:,} users for {len(experiment.offers)} offers "
         f"to {args.out}"
     )
+    return 0
+
+
+def cmd_offers_export(args: argparse.Namespace, progress: Callable[[int, int], None]) -> int:
+    """``export`` with several offers: the offline snapshot whose slider moves the KPIs, the mix and the table."""
+    from uplift_studio.app.offers_snapshot import write_offer_snapshot
+
+    for flag, given in (("--analysis", args.analysis is not None), ("--explain", args.explain)):
+        if given:
+            raise DataError(
+                f"{flag} is for one offer against control; with several offers, export from the data "
+                "(--data FILE with --arms/--arm-cost) without it."
+            )
+    _, analysis = _analysis(args, progress)
+    path = write_offer_snapshot(analysis, args.out, args.budget)
+    mix = ", ".join(f"{offer} {count:,}" for offer, count in analysis.mix_at_budget(args.budget).items())
+    print(f"wrote the snapshot of {len(analysis.offers)} offers to {path} (at {format_money(args.budget)}: {mix})")
     return 0
 
 

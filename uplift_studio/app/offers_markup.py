@@ -24,10 +24,10 @@ ALLOCATION_COLOR = "#1f78b4"
 RANDOM_COLOR = "#8c8c8c"
 
 CSS = """
-.offer-mix { font-size: 13px; color: #102a43; }
+.offer-mix { font-size: 13px; color: #102a43; width: 100%; max-width: 960px; }
 .offer-mix-title { font-size: 14px; font-weight: 600; margin: 0 0 6px 0; }
-.offer-mix-row { display: grid; grid-template-columns: minmax(90px, 200px) 1fr 90px 60px; gap: 8px;
-  align-items: center; margin: 4px 0; }
+.offer-mix-row { display: grid; grid-template-columns: 180px minmax(240px, 1fr) 80px 56px; gap: 10px;
+  align-items: center; margin: 4px 0; width: 100%; }
 .offer-mix-label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .offer-mix-track { background: #eef2f7; border-radius: 4px; height: 18px; }
 .offer-mix-bar { height: 18px; border-radius: 4px; min-width: 1px; }
@@ -98,7 +98,10 @@ def _cells(name: str, result: OfferResult) -> dict[str, str]:
 
 
 def table_columns(view: OfferView) -> tuple[Column, ...]:
-    return COLUMNS if view.simulated else tuple(column for column in COLUMNS if column.key != "truth")
+    """The truth only on simulated data; the spend's interval only when redemptions make the spend uncertain."""
+    hidden = {"truth"} if not view.simulated else set()
+    hidden |= set() if view.redeemed else {"spend_interval"}
+    return tuple(column for column in COLUMNS if column.key not in hidden)
 
 
 def mix_title(view: OfferView) -> str:

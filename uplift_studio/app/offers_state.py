@@ -109,6 +109,8 @@ class OfferView:
     difference_high: float
     best_offer: str
     simulated: bool
+    redeemed: bool
+    """Some offer has a redemption cost: the measured spend has an interval (the table's columns stay put)."""
 
     @property
     def allocation(self) -> OfferResult:
@@ -138,4 +140,5 @@ def offer_view(analysis: OfferAnalysis, budget: float) -> OfferView:
         difference_high=difference.ci_high,
         best_offer=best,
         simulated=analysis.has_truth,
+        redeemed=bool((analysis.redemption_cost > 0).any()),
     )

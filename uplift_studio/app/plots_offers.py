@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 CURVE_POINTS = 300
 CURVE_HEIGHT = 400
-SPEND = hv.Dimension("spend", label="Spend (expected cost of the offers sent)", unit="$")
+SPEND = hv.Dimension("spend", label="Spend on offers", unit="$")
 REVENUE = hv.Dimension("incremental_revenue", label="Projected incremental revenue", unit="$")
 
 

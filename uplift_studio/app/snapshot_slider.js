@@ -1,6 +1,7 @@
 // The snapshot's budget slider (a Bokeh CustomJS body, loaded by snapshot_slider.py). It computes nothing:
 // Python stored, for every slider position, each data-field text (as an index into the distinct texts),
-// which KPI cards are hidden and where the marker Spans go. This finds the position and copies them.
+// which KPI cards are hidden, how wide the bars are (percent) and where the marker Spans go. This finds the
+// position and copies them.
 // Arguments: slider, positions (one row per position), texts, divs (holding the markup), spans (markers).
 const data = positions.data;
 const budgets = data.budget;
@@ -16,6 +17,10 @@ for (const div of divs) {
   for (const element of root.querySelectorAll("[data-field]")) {
     const column = data["text:" + element.dataset.field];
     if (column !== undefined) element.textContent = strings[column[index]];
+  }
+  for (const element of root.querySelectorAll("[data-bar]")) {
+    const column = data["bar:" + element.dataset.bar];
+    if (column !== undefined) element.style.width = column[index] + "%";
   }
   for (const element of root.querySelectorAll("[data-kpi]")) {
     const column = data["hidden:" + element.dataset.kpi];

@@ -30,6 +30,8 @@ HIDDEN = "hidden:"
 """Column prefix of a KPI card's visibility (``data-kpi`` key): True where the card is hidden."""
 MARKER = "marker:"
 """Column prefix of a marker Span's location (the Span's name)."""
+BAR = "bar:"
+"""Column prefix of a ``data-bar`` element's width, in percent (the offers' mix)."""
 CURVE_MARKER = "snapshot_curve_marker"
 FRONTIER_MARKER = "snapshot_frontier_marker"
 
@@ -69,10 +71,18 @@ def budget_slider(analysis: Analysis, budget: float, cost_per_contact: float | N
     keep every position an exact float in Python and in the browser.
     """
     check_budget(budget)
-    top = max(analysis.max_budget(cost_per_contact), float(budget))
+    smallest = None if analysis.per_user_cost else cost_per_contact
+    return slider_range(analysis.max_budget(cost_per_contact), budget, smallest)
+
+
+def slider_range(top: float, budget: float, smallest_step: float | None = None) -> BudgetSlider:
+    """The slider of :func:`budget_slider` up to ``top`` (and at least ``budget``), its step no smaller
+    than ``smallest_step``."""
+    check_budget(budget)
+    top = max(float(top), float(budget))
     raw = top / SLIDER_POSITIONS
-    if not analysis.per_user_cost and cost_per_contact is not None:
-        raw = max(raw, float(cost_per_contact))
+    if smallest_step is not None:
+        raw = max(raw, float(smallest_step))
     magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in _NICE_STEPS if m * magnitude >= raw)
     step = float(max(1.0, math.ceil(step)))
@@ -141,6 +151,11 @@ def slider_widget(
     (named :data:`CURVE_MARKER` / :data:`FRONTIER_MARKER`) from the precomputed :func:`slider_states`."""
     slider_range = budget_slider(analysis, budget, cost_per_contact)
     states = slider_states(analysis, slider_range.positions(), cost_per_contact)
+    return states_slider(slider_range, states, divs, spans)
+
+
+def states_slider(slider_range: BudgetSlider, states: SliderStates, divs: list[Div], spans: list[Span]) -> Slider:
+    """The Bokeh slider over ``slider_range`` whose CustomJS copies ``states`` into ``divs`` and ``spans``."""
     slider = Slider(
         start=slider_range.start,
         end=slider_range.end,
