@@ -119,7 +119,7 @@ class OffersMount(param.Parameterized):
             self.choice.param.several, sizing_mode="stretch_width", css_classes=["field-several_offers"]
         )
         self.offers_widget = pn.widgets.MultiChoice.from_param(
-            self.choice.param.offers, name="Offers", sizing_mode="stretch_width", css_classes=["field-offers"]
+            self.choice.param.offers, label="Offers", sizing_mode="stretch_width", css_classes=["field-offers"]
         )
         self.costs = pn.Column(sizing_mode="stretch_width", css_classes=["offer-costs"])
         self.costs_card = pn.Column(
@@ -176,7 +176,7 @@ class OffersMount(param.Parameterized):
         rows = []
         for index, offer in enumerate(self.choice.offers):
             contact = pn.widgets.FloatInput(
-                name=f"{offer}: cost per contact ($)",
+                label=f"{offer}: cost per contact ($)",
                 value=float(self.choice.contact_cost.get(offer, DEFAULT_OFFER_COST)),
                 start=0.0,
                 step=0.01,
@@ -184,7 +184,7 @@ class OffersMount(param.Parameterized):
                 css_classes=[f"offer-cost-{index}"],
             )
             redemption = pn.widgets.FloatInput(
-                name=f"{offer}: cost per redemption ($)",
+                label=f"{offer}: cost per redemption ($)",
                 value=float(self.choice.redemption_cost.get(offer, 0.0)),
                 start=0.0,
                 step=0.5,
