@@ -34,6 +34,7 @@ CSS = """
 .offer-mix-count { text-align: right; font-variant-numeric: tabular-nums; }
 .offer-mix-share { text-align: right; color: #52606d; font-variant-numeric: tabular-nums; }
 .offers-source { font-size: 13px; color: #52606d; margin: 0 0 6px 0; }
+.offer-kpis .kpi { flex: 1 1 0; min-width: 150px; }
 """
 
 COLUMNS = (
@@ -67,7 +68,7 @@ def cards(view: OfferView) -> list[Card]:
             f"95% interval {_interval(allocation.ci_low, allocation.ci_high)}",
         ),
         Card("spend", "Spend", format_money(allocation.spend), spend_detail),
-        Card("roi", "ROI", format_roi(allocation.roi), "incremental revenue per dollar spent"),
+        Card("roi", "ROI", format_roi(allocation.roi), "revenue per $1 spent"),
         Card(
             "contacts",
             "Contacts",
@@ -76,7 +77,7 @@ def cards(view: OfferView) -> list[Card]:
         ),
         Card(
             "versus_best",
-            "Vs the best single offer",
+            "Vs best single offer",
             format_signed_money(view.difference_estimate),
             f"95% {_interval(view.difference_low, view.difference_high, format_signed_money)} (paired) against "
             f"{view.best_offer} alone, {format_money(view.results[view.best_offer].incremental_revenue)}",

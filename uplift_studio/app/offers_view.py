@@ -180,6 +180,7 @@ class OffersMount(param.Parameterized):
                 value=float(self.choice.contact_cost.get(offer, DEFAULT_OFFER_COST)),
                 start=0.0,
                 step=0.01,
+                format="0.00[0]",
                 sizing_mode="stretch_width",
                 css_classes=[f"offer-cost-{index}"],
             )
@@ -188,6 +189,7 @@ class OffersMount(param.Parameterized):
                 value=float(self.choice.redemption_cost.get(offer, 0.0)),
                 start=0.0,
                 step=0.5,
+                format="0.00[0]",
                 sizing_mode="stretch_width",
                 css_classes=[f"offer-redemption-{index}"],
             )

@@ -51,7 +51,7 @@ def offer_curves(analysis: OfferAnalysis, points: int = CURVE_POINTS) -> hv.Over
         (allocation["spend"], allocation["ci_low"], allocation["ci_high"]),
         kdims=[SPEND],
         vdims=[REVENUE, "ci_high"],
-        label="allocation: 95% interval",
+        label="Allocation: 95% interval",
     ).opts(color=ALLOCATION_COLOR, alpha=0.15, line_alpha=0, backend="bokeh")
     layers.append(band)
     for index, name in enumerate(curve_strategies(analysis)):
