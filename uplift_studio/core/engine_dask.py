@@ -9,6 +9,7 @@ scheduler address the engine starts a ``LocalCluster`` on 127.0.0.1 and stops it
 
 from __future__ import annotations
 
+import logging
 import operator
 import tempfile
 from collections.abc import Iterator
@@ -61,7 +62,15 @@ def dask_client(scheduler: str | None = None, workers: int = LOCAL_WORKERS) -> I
         return
     with (
         LocalCluster(
-            n_workers=workers, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+            n_workers=workers,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            # the scheduler's HTTP server (dashboard, /health) on a free port of this machine only: the default
+            # :8787 would clash with another run and listen on every interface
+            dashboard_address="127.0.0.1:0",
+            # workers log a heartbeat error when the cluster stops under them; our messages say what happens
+            silence_logs=logging.CRITICAL,
+            processes=True,
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -45,7 +45,7 @@ def format_scale_report(result: ScaleResult, budget: float, cost_per_contact: fl
     lines = [
         f"Uplift Studio report: {result.source} ({result.engine} engine)",
         f"{result.n_users:,} users scored out of sample ({result.treated_share:.1%} treated); models fitted on a "
-        f"stratified sample of {result.sample_users:,}; curves from {result.settings.bins} score bins per "
+        f"stratified sample of {result.sample_users:,}; curves from {result.settings.bins:,} score bins per "
         f"strategy. Campaign population {result.population:,}; budget {format_money(budget)} at {cost_text}.",
         "",
         f"{'strategy':<24}{'contacts':>12}{'spend':>12}{'incr. revenue':>15}{'95% interval':>28}{'ROI':>8}{'net':>13}",
