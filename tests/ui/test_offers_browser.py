@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.helpers import serve_in_thread
 from tests.ui import driver
 from uplift_studio.core.analysis import AnalysisSettings
+from uplift_studio.core.formats import format_count, format_money
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 
@@ -37,6 +38,16 @@ def _mix(page) -> dict[str, str]:
         rows.nth(i).locator(".offer-mix-label").inner_text(): rows.nth(i).locator(".offer-mix-count").inner_text()
         for i in range(rows.count())
     }
+
+
+def _cli_analysis():
+    from uplift_studio.cli import build_parser
+    from uplift_studio.cli_offers import offer_experiment_from_args
+    from uplift_studio.core.offers_analysis import run_offer_analysis
+
+    costs = "Mens E-Mail=0.10,Womens E-Mail=0.12"
+    args = build_parser().parse_args(["report", "--data", "example:hillstrom", "--arm-cost", costs])
+    return run_offer_analysis(offer_experiment_from_args(args), SETTINGS.model)
 
 
 def _set_budget(page, budget: float) -> None:
@@ -80,6 +91,11 @@ def test_hillstrom_with_both_e_mails_fits_and_the_mix_follows_the_budget(app_url
 
     _set_budget(page, 4_000)
     second = _mix(page)
+    # the same numbers as the command line's analysis of the same file, offers and costs
+    analysis = _cli_analysis()
+    expected = analysis.at_budget(4_000.0)["allocation"]
+    expect(page.locator("#offer-kpi-incremental_revenue")).to_have_text(format_money(expected.incremental_revenue))
+    assert second == {offer: format_count(count) for offer, count in analysis.mix_at_budget(4_000.0).items()}
     assert second != first, "the mix of offers did not follow the budget"
     total = sum(int(count.replace(",", "")) for count in second.values())
     expect(page.locator("#offer-kpi-contacts")).to_have_text(f"{total:,}")

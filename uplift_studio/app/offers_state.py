@@ -46,8 +46,11 @@ class OfferChoice(param.Parameterized):
         return contact, {offer: cost for offer, cost in redemption.items() if cost > 0}
 
     def key(self) -> tuple:
+        """What decides the analysis; the offers in sorted order, as the command line's default takes them (the
+        models' seeds follow the offers' order, so the same choice gives the same numbers in both)."""
         contact, redemption = self.costs()
-        return ("offers", tuple(self.offers), tuple(sorted(contact.items())), tuple(sorted(redemption.items())))
+        offers = tuple(sorted(self.offers))
+        return ("offers", offers, tuple(sorted(contact.items())), tuple(sorted(redemption.items())))
 
 
 def offer_experiment(

@@ -157,7 +157,7 @@ class OffersMount(param.Parameterized):
         dashboard = self._dashboard
         outline = dashboard.data_step.outline
         labels = () if outline is None else outline.labels.get(dashboard.data.treatment_column, ())
-        offers = [label for label in labels if label != dashboard.data.control_value]
+        offers = sorted(label for label in labels if label != dashboard.data.control_value)
         # Bokeh's MultiChoice (Choices.js, allowHTML) renders its labels as HTML: a label is shown as text
         self.choice.param.offers.objects = {html.escape(label): label for label in offers}
         self.choice.offers = offers
