@@ -96,7 +96,7 @@ def test_the_curve_has_the_allocation_each_offer_and_the_random_offer(offer_anal
 
 
 def test_several_offers_in_the_data_step_fit_an_offer_analysis_and_follow_the_budget(app_cache_dir, count_fits):
-    from uplift_studio.app.dashboard import Dashboard
+    from uplift_studio.app.server import build_dashboard
     from uplift_studio.core.analysis import AnalysisSettings
 
     frame, _ = simulate_offer_campaign(1_500, 9)
@@ -104,7 +104,7 @@ def test_several_offers_in_the_data_step_fit_an_offer_analysis_and_follow_the_bu
     frame = frame.with_columns(frame["offer"].replace("Letter", hostile))
     content = io.BytesIO()
     frame.write_csv(content)
-    dashboard = Dashboard(settings=AnalysisSettings(model=TINY), budget=400.0)
+    dashboard = build_dashboard(settings=AnalysisSettings(model=TINY), budget=400.0, autofit=False)
     dashboard.data_step.load(content.getvalue(), "offers.csv")
     dashboard.data.source = "file"
     dashboard.data.param.update(treatment_column="offer", control_value="No offer")
@@ -127,6 +127,12 @@ def test_several_offers_in_the_data_step_fit_an_offer_analysis_and_follow_the_bu
         dashboard.budget = budget
         assert offers.view.current.mix == analysis.mix_at_budget(budget)
     assert len(count_fits) == 1, "a budget change refitted the models"
+    # unticked: one offer against control again, and the offers view steps aside
+    offers.choice.several = False
+    dashboard.data.treated_value = "E-mail"
+    dashboard.start_fit(wait=True)
+    assert dashboard.last_error == "" and dashboard.analysis is not None
+    assert dashboard.results.visible and not offers.view_panel.visible and dashboard.cost_input.visible
 
 
 def test_the_snapshot_embeds_the_mix_at_each_slider_position(offer_analysis, tmp_path):
@@ -159,3 +165,18 @@ def test_the_snapshot_embeds_the_mix_at_each_slider_position(offer_analysis, tmp
         for index, count in enumerate(offer_analysis.mix_at_budget(budget).values()):
             assert texts[int(positions[f"text:offers.mix.{index}.count"][row])] == format_count(count)
         assert positions["marker:snapshot_offer_marker"][row] == budget
+
+
+def test_the_view_downloads_the_contact_list_and_the_snapshot(offer_analysis):
+    from uplift_studio.core.offers_analysis import allocation_targets
+
+    view = OffersView(analysis=offer_analysis, budget=BUDGETS[0])
+    listed = view.contact_list()
+    scores = offer_analysis.scores
+    rows = scores.evaluation
+    expected = allocation_targets(
+        scores.user_id[rows], scores.eir[rows], scores.cost[rows], offer_analysis.offers, BUDGETS[0]
+    )
+    assert listed.equals(expected)
+    assert listed["cumulative_spend"].max() <= BUDGETS[0]
+    assert "snapshot_offer_mix" in view.snapshot_file().getvalue()

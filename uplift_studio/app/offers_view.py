@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import io
 from typing import TYPE_CHECKING
 
 import panel as pn
@@ -59,9 +60,18 @@ class OffersView(pn.viewable.Viewer):
         self.table_pane = TickHTML("", **style)
         self.curve_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
         self._spans: list = []
+        downloads = pn.Row(
+            pn.widgets.FileDownload(
+                callback=self.contact_file, filename="offer_contacts.csv", label="Download contact list", width=230
+            ),
+            pn.widgets.FileDownload(
+                callback=self.snapshot_file, filename="offers_snapshot.html", label="Download snapshot", width=230
+            ),
+        )
         self.layout = pn.Column(
             self.source_pane,
             self.cards_pane,
+            downloads,
             pn.Row(self.mix_pane, sizing_mode="stretch_width", styles={"margin": "8px 0"}),
             pn.Row(self.curve_pane, sizing_mode="stretch_width"),
             "#### Strategies at this budget",
@@ -73,6 +83,32 @@ class OffersView(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.layout
+
+    def contact_list(self):
+        """Who gets which offer under the budget, in the order the allocation settles them (the core's list)."""
+        from uplift_studio.core.offers_analysis import allocation_targets
+
+        if self.analysis is None:
+            raise DataError("no results yet: press Fit models first.")
+        scores = self.analysis.scores
+        rows = scores.evaluation
+        budget = max(float(self.budget), 0.01)
+        return allocation_targets(
+            scores.user_id[rows], scores.eir[rows], scores.cost[rows], self.analysis.offers, budget
+        )
+
+    def contact_file(self) -> io.StringIO:
+        buffer = io.StringIO()
+        self.contact_list().write_csv(buffer)
+        buffer.seek(0)
+        return buffer
+
+    def snapshot_file(self) -> io.StringIO:
+        from uplift_studio.app.offers_snapshot import offer_snapshot_html
+
+        if self.analysis is None:
+            raise DataError("no results yet: press Fit models first.")
+        return io.StringIO(offer_snapshot_html(self.analysis, max(float(self.budget), 0.01)))
 
     def _keep_span(self, plot, element) -> None:
         span = plot.handles["glyph"]
@@ -143,7 +179,8 @@ class OffersMount(param.Parameterized):
         self.choice.param.watch(self._on_several, "several")
         self.choice.param.watch(self._cost_inputs, "offers")
         dashboard.param.watch(self._on_budget, "budget")
-        dashboard.param.watch(self._on_single_analysis, "analysis")
+        # "current", not "analysis": the dashboard sets a new analysis with its events discarded
+        dashboard.param.watch(self._on_single_analysis, "current")
 
     @property
     def active(self) -> bool:
