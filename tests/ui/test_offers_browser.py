@@ -75,6 +75,8 @@ def test_hillstrom_with_both_e_mails_fits_and_the_mix_follows_the_budget(app_url
         field = page.get_by_role("textbox", name=f"{offer}: cost per contact ($)", exact=True)
         field.fill(f"{cost:g}")
         field.press("Enter")
+    # the costs as the server holds them: a fit pressed before they arrive would use the old ones
+    expect(page.locator(".offer-costs-summary")).to_contain_text("Mens E-Mail $0.10; Womens E-Mail $0.12")
     driver.press_fit(page)
     expect(page.locator(".offers-source").first).to_contain_text("hillstrom.csv.gz", timeout=driver.FIT_TIMEOUT_MS)
     expect(page.locator("#offer-kpi-roi")).to_have_text(driver.ROI, timeout=driver.FIT_TIMEOUT_MS)

@@ -158,10 +158,13 @@ class OffersMount(param.Parameterized):
             self.choice.param.offers, label="Offers", sizing_mode="stretch_width", css_classes=["field-offers"]
         )
         self.costs = pn.Column(sizing_mode="stretch_width", css_classes=["offer-costs"])
+        # what the next fit will use, as the server holds it (a typed cost counts once it shows here)
+        self.costs_summary = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["offer-costs-summary"])
         self.costs_card = pn.Column(
             "### Offer costs",
             pn.pane.HTML("<small>Per offer: what a contact costs, and what a redemption (a conversion) adds.</small>"),
             self.costs,
+            self.costs_summary,
             sizing_mode="stretch_width",
             visible=False,
         )
@@ -236,9 +239,20 @@ class OffersMount(param.Parameterized):
             )
             rows.append(pn.Column(contact, redemption, sizing_mode="stretch_width", margin=(0, 0, 6, 0)))
         self.costs.objects = rows
+        self._show_costs()
 
     def _set_cost(self, name: str, offer: str, value: float | None) -> None:
         setattr(self.choice, name, {**getattr(self.choice, name), offer: value if value is not None else 0.0})
+        self._show_costs()
+
+    def _show_costs(self) -> None:
+        contact, redemption = self.choice.costs()
+        parts = [
+            f"{offer} {format_money(cost)}" + (f" + {format_money(redemption[offer])}" if offer in redemption else "")
+            for offer, cost in contact.items()
+        ]
+        text = "The fit will use: " + "; ".join(parts) + "." if parts else ""
+        self.costs_summary.object = f"<small>{html.escape(text)}</small>"
 
     def set_costs(self, contact: dict[str, float], redemption: dict[str, float] | None = None) -> None:
         """Set the offers' costs as the analyst would type them (scripts and tests)."""
