@@ -37,6 +37,8 @@ def _same(left, right) -> bool:
         )
     if isinstance(left, np.ndarray):
         same_type = isinstance(right, np.ndarray) and left.dtype == right.dtype
+        if same_type and left.dtype == object:  # names (a learner's feature_names_in_): NaN has no meaning there
+            return left.tolist() == right.tolist()
         return same_type and np.array_equal(left, right, equal_nan=True)
     if isinstance(left, pl.DataFrame):
         return isinstance(right, pl.DataFrame) and left.equals(right, null_equal=True)
@@ -44,6 +46,12 @@ def _same(left, right) -> bool:
         return isinstance(right, dict) and left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
     if isinstance(left, tuple | list):
         return type(left) is type(right) and len(left) == len(right) and all(map(_same, left, right))
+    if hasattr(left, "get_booster") and not left.__sklearn_is_fitted__():  # a learner's unfitted template
+        return (
+            type(left) is type(right)
+            and not right.__sklearn_is_fitted__()
+            and _same(left.get_params(), right.get_params())
+        )
     if hasattr(left, "get_booster"):  # a fitted XGBoost model: the same trees, byte for byte
         raw = "json"
         return type(left) is type(right) and left.get_booster().save_raw(raw) == right.get_booster().save_raw(raw)
@@ -136,6 +144,7 @@ def results(small_campaign, tmp_path_factory):
         model_info.schema[0],
         persuadable_evidence(analysis.segments),
         *_offer_results(),
+        *_scale_results(small_campaign.frame, tmp_path_factory.mktemp("scale")),
         candidates(settings)[0],
         cross_fit_selected(small_campaign, ModelSettings(learner="auto", folds=2, max_depth=1, n_estimators=3))[1],
     ]
@@ -164,6 +173,31 @@ def _offer_results() -> list:
         offers.result("allocation", 1_000.0),
         offers.difference_vs_best_offer(1_000.0),
         fit_final_offers(experiment, settings),
+    ]
+
+
+def _scale_results(frame: pl.DataFrame, folder) -> list:
+    from uplift_studio.core.batches import FileSource, FrameSource
+    from uplift_studio.core.engine import EngineSettings, fit_sample, ordered_sample, sample_of, sketch_of
+    from uplift_studio.core.settings import ModelSettings
+    from uplift_studio.core.streaming import plan_for, run_streaming
+
+    source = FrameSource(frame)
+    plan = plan_for(source, ColumnMap())
+    settings, engine = ModelSettings(n_estimators=5, folds=2), EngineSettings(sample_size=1_000, batch_size=1_000)
+    sketch = sketch_of(frame, plan, engine.sample_size)
+    sample = ordered_sample([sample_of(frame, plan, sketch.thresholds(engine.sample_size))])
+    result = run_streaming(source, plan, settings, engine)
+    return [
+        source,
+        FileSource(folder / "campaign.parquet"),
+        plan,
+        engine,
+        sketch,
+        fit_sample(sample, plan, settings, engine),
+        result,
+        result.settings,
+        result.tables["uplift"],
     ]
 
 
