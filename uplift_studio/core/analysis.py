@@ -16,8 +16,7 @@ import numpy as np
 import polars as pl
 
 from uplift_studio import __version__
-from uplift_studio.core import budget as budget_math
-from uplift_studio.core.budget import StrategyResult
+from uplift_studio.core.budget import DEFAULT_COST_PER_CONTACT, BudgetReads
 from uplift_studio.core.cache import cache_key, cached, has_entry
 from uplift_studio.core.calibration import Calibration, calibrate
 from uplift_studio.core.crossfit import Scores
@@ -40,7 +39,6 @@ from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.view import BudgetView
 
 DEFAULT_BUDGET = 100_000.0
-DEFAULT_COST_PER_CONTACT = 2.0
 Progress = Callable[[int, int], None]
 
 
@@ -72,7 +70,7 @@ class AnalysisSettings:
 
 
 @dataclass(frozen=True, eq=False)
-class Analysis:
+class Analysis(BudgetReads):
     """Everything the app and the reports read; frozen numpy arrays and polars frames."""
 
     source: str
@@ -101,10 +99,6 @@ class Analysis:
     # with learner "auto": the candidate each fold chose on its training part, and every candidate's Qini
     selection: Selection | None = None
 
-    @property
-    def strategies(self) -> tuple[str, ...]:
-        return tuple(self.paths)
-
     # each user's scores are here: every view of the app and the snapshot can be drawn (not so for the bin
     # tables of the streaming and Dask engines, uplift_studio.core.scale_result)
     per_user_views = True
@@ -112,24 +106,6 @@ class Analysis:
     @property
     def has_truth(self) -> bool:
         return next(iter(self.paths.values())).truth is not None
-
-    @property
-    def scale(self) -> float:
-        """Campaign users each evaluation user stands for."""
-        return self.population / self.n_evaluation
-
-    def _cost(self, cost_per_contact: float | None) -> float | None:
-        return None if self.per_user_cost else cost_per_contact
-
-    def at_budget(
-        self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
-    ) -> dict[str, StrategyResult]:
-        """Every strategy at ``budget``: binary searches and array reads, no refit and no sort."""
-        cost = self._cost(cost_per_contact)
-        return {
-            name: budget_math.at_budget(path, budget, cost_per_contact=cost, population=self.population)
-            for name, path in self.paths.items()
-        }
 
     def view(self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> BudgetView:
         """Everything shown at ``budget``: each strategy's result, the comparisons and the sentence."""
@@ -157,27 +133,6 @@ class Analysis:
     ) -> dict[str, PairedDifference]:
         """``against`` minus every other strategy at ``budget``, by the other strategy's name."""
         return comparisons(self.rankings, self.paths, self.at_budget(budget, cost_per_contact), self.scale, against)
-
-    def frontier(
-        self, budgets: np.ndarray, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
-    ) -> dict[str, pl.DataFrame]:
-        cost = self._cost(cost_per_contact)
-        return {
-            name: budget_math.frontier(path, budgets, cost_per_contact=cost, population=self.population)
-            for name, path in self.paths.items()
-        }
-
-    def break_even_budget(
-        self, strategy: str = "uplift", cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
-    ) -> float:
-        return budget_math.break_even_budget(
-            self.paths[strategy], cost_per_contact=self._cost(cost_per_contact), population=self.population
-        )
-
-    def max_budget(self, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> float:
-        """The spend that contacts the whole campaign population."""
-        path = next(iter(self.paths.values()))
-        return budget_math.max_budget(path, cost_per_contact=self._cost(cost_per_contact), population=self.population)
 
     def scored_users(self, experiment: Experiment | None = None) -> pl.DataFrame:
         """The evaluation users' out-of-sample scores, with their own contact cost when the data has one

@@ -47,6 +47,19 @@ class StrategyResult:
     contacted_everyone: bool
     true_incremental_revenue: float | None
 
+    def report_entry(self) -> dict:
+        """The strategy's entry in the report JSON (design section 7's keys, then contacts and spend)."""
+        return {
+            "incremental_revenue": self.incremental_revenue,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "incremental_conversions": self.incremental_conversions,
+            "roi": self.roi,
+            "net": self.net,
+            "contacts": int(self.contacts),
+            "spend": self.spend,
+        }
+
 
 @dataclass(frozen=True)
 class Economics:
@@ -187,9 +200,7 @@ def at_budget(
             "currency as the costs."
         )
     row = project(path, np.array([float(budget)]), economics(path, cost_per_contact, population))
-    first = {
-        name: None if values is None else values[0].item() for name, values in row.items() if name != "budget"
-    }
+    first = {name: None if values is None else values[0].item() for name, values in row.items() if name != "budget"}
     return StrategyResult(strategy=path.strategy, budget=float(budget), **first)
 
 
@@ -244,3 +255,60 @@ def max_budget(path: SpendPath, *, cost_per_contact: float | None = None, popula
     if path.unit_cost:
         return terms.population * terms.cost_per_contact
     return path.total_spend * terms.scale
+
+
+DEFAULT_COST_PER_CONTACT = 2.0
+
+
+class BudgetReads:
+    """The budget reads of a finished analysis, for any result with ``paths`` (strategy -> :class:`SpendPath`),
+    ``population``, ``n_evaluation`` and ``per_user_cost``: the in-memory analysis and the engines' bin-table
+    analysis read their paths through these, never a pass over the users."""
+
+    paths: dict[str, SpendPath]
+    population: int
+    n_evaluation: int
+    per_user_cost: bool
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        return tuple(self.paths)
+
+    @property
+    def scale(self) -> float:
+        """Campaign users each evaluation user stands for."""
+        return self.population / self.n_evaluation
+
+    def _cost(self, cost_per_contact: float | None) -> float | None:
+        return None if self.per_user_cost else cost_per_contact
+
+    def at_budget(
+        self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
+    ) -> dict[str, StrategyResult]:
+        """Every strategy at ``budget``: binary searches and array reads, no refit and no sort."""
+        cost = self._cost(cost_per_contact)
+        return {
+            name: at_budget(path, budget, cost_per_contact=cost, population=self.population)
+            for name, path in self.paths.items()
+        }
+
+    def frontier(
+        self, budgets: np.ndarray, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
+    ) -> dict[str, pl.DataFrame]:
+        cost = self._cost(cost_per_contact)
+        return {
+            name: frontier(path, budgets, cost_per_contact=cost, population=self.population)
+            for name, path in self.paths.items()
+        }
+
+    def break_even_budget(
+        self, strategy: str = "uplift", cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
+    ) -> float:
+        return break_even_budget(
+            self.paths[strategy], cost_per_contact=self._cost(cost_per_contact), population=self.population
+        )
+
+    def max_budget(self, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> float:
+        """The spend that contacts the whole campaign population."""
+        path = next(iter(self.paths.values()))
+        return max_budget(path, cost_per_contact=self._cost(cost_per_contact), population=self.population)

@@ -89,19 +89,7 @@ def report_dict(analysis: Analysis, budget: float, cost_per_contact: float | Non
         # one cost per contact: every strategy buys the same contacts; per-user costs: the uplift strategy's
         "contacts": int(results.get("uplift", any_result).contacts),
         "spend": float(results.get("uplift", any_result).spend),
-        "strategies": {
-            name: {
-                "incremental_revenue": r.incremental_revenue,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "incremental_conversions": r.incremental_conversions,
-                "roi": r.roi,
-                "net": r.net,
-                "contacts": int(r.contacts),
-                "spend": r.spend,
-            }
-            for name, r in results.items()
-        },
+        "strategies": {name: r.report_entry() for name, r in results.items()},
         "metrics": {
             name: {"qini_coefficient": m["qini_coefficient"], "auuc": m["auuc"]} for name, m in analysis.metrics.items()
         },

@@ -21,17 +21,7 @@ def scale_report_dict(result: ScaleResult, budget: float, cost_per_contact: floa
         "cost_per_contact": None if result.per_user_cost else cost_per_contact,
         "contacts": first.contacts,
         "spend": first.spend,
-        "strategies": {
-            name: {
-                "incremental_revenue": r.incremental_revenue,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "incremental_conversions": r.incremental_conversions,
-                "roi": r.roi,
-                "net": r.net,
-            }
-            for name, r in results.items()
-        },
+        "strategies": {name: r.report_entry() for name, r in results.items()},
         "metrics": result.metrics,
         "settings": result.settings.as_dict(),
         "versions": result.versions,

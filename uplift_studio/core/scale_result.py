@@ -14,16 +14,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import polars as pl
 
-from uplift_studio.core import budget as budget_math
 from uplift_studio.core.binstats import BinTable, binned_curve, perfect_binned_curves
-from uplift_studio.core.budget import StrategyResult
+from uplift_studio.core.budget import DEFAULT_COST_PER_CONTACT, BudgetReads
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.metrics import coefficient_intervals, decile_table
 from uplift_studio.core.path import SpendPath, curve_path
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.view import BudgetView
-
-DEFAULT_COST_PER_CONTACT = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class ScaleSettings:
 
 
 @dataclass(frozen=True, eq=False)
-class ScaleResult:
+class ScaleResult(BudgetReads):
     """Everything reported about a large experiment, from its mergeable tables (``tables``)."""
 
     source: str
@@ -66,17 +63,8 @@ class ScaleResult:
     created: str
 
     @property
-    def strategies(self) -> tuple[str, ...]:
-        return tuple(self.paths)
-
-    @property
     def n_evaluation(self) -> int:
         return self.n_users
-
-    @property
-    def scale(self) -> float:
-        """Campaign users each evaluated user stands for."""
-        return self.population / self.n_users
 
     @property
     def has_truth(self) -> bool:
@@ -105,34 +93,6 @@ class ScaleResult:
             cost_per_contact=self._cost(cost_per_contact),
             population=self.population,
             results=self.at_budget(budget, cost_per_contact),
-        )
-
-    def frontier(self, budgets: np.ndarray, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT):
-        cost = self._cost(cost_per_contact)
-        return {
-            name: budget_math.frontier(path, budgets, cost_per_contact=cost, population=self.population)
-            for name, path in self.paths.items()
-        }
-
-    def max_budget(self, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT) -> float:
-        path = next(iter(self.paths.values()))
-        return budget_math.max_budget(path, cost_per_contact=self._cost(cost_per_contact), population=self.population)
-
-    def _cost(self, cost_per_contact: float | None) -> float | None:
-        return None if self.per_user_cost else cost_per_contact
-
-    def at_budget(
-        self, budget: float, cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT
-    ) -> dict[str, StrategyResult]:
-        cost = self._cost(cost_per_contact)
-        return {
-            name: budget_math.at_budget(path, budget, cost_per_contact=cost, population=self.population)
-            for name, path in self.paths.items()
-        }
-
-    def break_even_budget(self, strategy: str = "uplift", cost_per_contact: float | None = DEFAULT_COST_PER_CONTACT):
-        return budget_math.break_even_budget(
-            self.paths[strategy], cost_per_contact=self._cost(cost_per_contact), population=self.population
         )
 
 
