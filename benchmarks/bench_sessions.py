@@ -110,6 +110,12 @@ def wait_numbers(page, timeout_ms: float = 900_000) -> None:
     expect(page.locator("#kpi-contacts")).to_have_text(re.compile(r"^[\d,]+$"), timeout=timeout_ms)
 
 
+def wait_views(page) -> None:
+    canvases = page.locator("div.bk-Canvas")  # Playwright's locators pierce the shadow roots
+    while canvases.count() < VIEWS:
+        page.wait_for_timeout(100)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=150_000)
@@ -140,10 +146,13 @@ def main() -> None:
                 time.sleep(0.1)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            # warm-up: the fit, the first renders; its close sets the "before" level
+            # warm-up: the fit and a whole first session, every view drawn (the first drawing of each view
+            # imports its plotting code and fills HoloViews' and Bokeh's caches once per process); its close
+            # sets the "before" level, so that what is compared after is what sessions leave behind
             warm = browser.new_page()
             warm.goto(url)
             wait_numbers(warm)
+            wait_views(warm)
             warm.close()
             time.sleep(3)  # let the server notice the closed websocket (a wait for the server, not a result)
             before = rss_mb(server.pid)
@@ -156,8 +165,9 @@ def main() -> None:
                 page = contexts[index % 4].new_page()
                 page.on(
                     "console",
-                    lambda m, i=index: m.type == "error"
-                    and page_errors.append(f"{i}: {m.text} ({m.location.get('url', '')})"),
+                    lambda m, i=index: (
+                        m.type == "error" and page_errors.append(f"{i}: {m.text} ({m.location.get('url', '')})")
+                    ),
                 )
                 page.on("pageerror", lambda e, i=index: page_errors.append(f"{i}: {e}"))
                 page.on("requestfailed", lambda r, i=index: page_errors.append(f"{i}: failed {r.url} {r.failure}"))
@@ -170,9 +180,7 @@ def main() -> None:
             shown = time.perf_counter() - opened
             # a page is loaded when its views are drawn: they follow the numbers, one per turn of the session
             for page in pages:
-                canvases = page.locator("div.bk-Canvas")  # Playwright's locators pierce the shadow roots
-                while canvases.count() < VIEWS:
-                    page.wait_for_timeout(100)
+                wait_views(page)
             drawn = time.perf_counter() - opened
             peak = rss_mb(server.pid)
             stage(f"{len(pages)} sessions: numbers after {shown:.0f} s, views after {drawn:.0f} s; RSS {peak:.0f} MB")

@@ -3,16 +3,15 @@ server of ``uplift-studio serve``."""
 
 from __future__ import annotations
 
-import ctypes
+import asyncio
 import dataclasses
-import gc
-import sys
 from pathlib import Path
 
 import holoviews as hv
 import panel as pn
 from panel.io.resources import LOCAL_DIST
 
+from uplift_studio.app import server_hygiene
 from uplift_studio.app.dashboard import TITLE, Dashboard
 from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided, analysis_job, provide_finished
 from uplift_studio.app.state import UPLOAD_LIMIT_MB
@@ -53,7 +52,11 @@ def build_dashboard(
     )
     served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
     if served:
-        pn.state.on_session_destroyed(release_memory)
+        pn.state.on_session_destroyed(server_hygiene.session_closed)
+        try:
+            server_hygiene.install(asyncio.get_running_loop())
+        except RuntimeError:  # a session built off the loop (a test's server thread): nothing to install on
+            pass
     if autofit and served and dashboard.analysis is None:
         job = dashboard.prefetch()  # the fit (or the disk-cache read) runs while the browser loads the page
         if job is not None and job.cache_checked.wait(WARM_START_WAIT) and job.cache_hit:
@@ -76,20 +79,6 @@ def serve_css_locally(document) -> None:
     offline app would lose its styles, and every app would call the internet."""
     rel_path = pn.state.rel_path
     document._template_variables.setdefault("dist_url", f"{rel_path}/{LOCAL_DIST}" if rel_path else LOCAL_DIST)
-
-
-def release_memory(session_context) -> None:  # noqa: ARG001 - the signature Bokeh requires
-    """After a session closes: collect its reference cycles, then hand the freed heap back to the system.
-
-    CPython frees into malloc's arenas, and glibc returns memory to the system only from the top of its
-    heaps: without a trim a server's RSS stays at the peak of its busiest moment (measured: +40% after 20
-    sessions had closed)."""
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl, for one): nothing to trim
-            pass
 
 
 def serve(

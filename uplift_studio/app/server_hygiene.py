@@ -1,0 +1,111 @@
+"""What a long-running server does between sessions: hand closed sessions' memory back to the system, and
+log a browser that closed its page mid-message as what it is, not as a crash.
+
+Both are installed once per process, on the server's own event loop (:func:`install`)."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import logging
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+RELEASE_DELAY_S = 1.0  # after the last of a burst of closing sessions: one collection, not twenty
+_installed: set[int] = set()
+_release_lock = threading.Lock()
+_pending = {"handle": None}
+
+
+def install(loop: asyncio.AbstractEventLoop) -> None:
+    """On ``loop`` (the server's): the closed-connection handler, once."""
+    if id(loop) in _installed:
+        return
+    _installed.add(id(loop))
+    loop.set_exception_handler(_closed_connection_handler(loop.get_exception_handler()))
+    logging.getLogger("tornado.application").addFilter(_handshake_of_a_closed_page)
+
+
+def session_closed(session_context) -> None:  # noqa: ARG001 - the signature Bokeh requires
+    """Schedule :func:`release_memory` for after this session is torn down.
+
+    Bokeh and Panel run the session-destroyed callbacks *before* they drop the session's views and document,
+    so a collection here would free nothing of this session (measured: RSS stayed at its peak after 20
+    sessions had closed). The release waits for the loop to finish the teardown, and a burst of closing
+    sessions shares one release."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on an event loop (a test's document): nothing is being torn down around us
+        release_memory()
+        return
+    with _release_lock:
+        if _pending["handle"] is not None:
+            _pending["handle"].cancel()
+        _pending["handle"] = loop.call_later(RELEASE_DELAY_S, _release_pending)
+
+
+def _release_pending() -> None:
+    with _release_lock:
+        _pending["handle"] = None
+    release_memory()
+
+
+def release_memory() -> None:
+    """Collect reference cycles, then hand the freed heap back to the system.
+
+    CPython frees into malloc's arenas, and glibc returns memory to the system only from the top of its
+    heaps unless asked: without a trim a server's RSS stays at the peak of its busiest moment."""
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl, for one): nothing to trim
+            pass
+
+
+def _is_closed_connection(error: BaseException | None) -> bool:
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    return isinstance(error, WebSocketClosedError | StreamClosedError)
+
+
+def _closed_connection_handler(previous):
+    """A loop exception handler that turns an unawaited write to a closed page into one warning line.
+
+    Panel sends each document patch as several websocket writes whose futures it awaits later; a page that
+    closes in between leaves futures nobody awaits, and asyncio then prints a traceback for each ("Task
+    exception was never retrieved"). Panel logs the same event, when it does await, as the warning "Failed
+    sending message as connection was closed". Every other exception goes to the previous handler."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if _is_closed_connection(context.get("exception")):
+            log.warning("A message to a page that had just closed was dropped (the page is gone; nothing to do)")
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    return handle
+
+
+def _handshake_of_a_closed_page(record: logging.LogRecord) -> bool:
+    """Let every record through but one: Tornado's report of a websocket handshake whose page had already
+    closed its connection (Bokeh's ``WSHandler.open`` asks Tornado for the subprotocol of a connection that
+    no longer exists, and Tornado asserts it does). That becomes one warning line."""
+    error = record.exc_info[1] if record.exc_info else None
+    if not isinstance(error, AssertionError) or "/ws" not in record.getMessage():
+        return True
+    frames = []
+    trace = error.__traceback__
+    while trace is not None:
+        frames.append(trace.tb_frame.f_code.co_name)
+        trace = trace.tb_next
+    if frames[-2:] != ["open", "selected_subprotocol"]:
+        return True
+    log.warning("A page closed its connection during the websocket handshake (the page is gone; nothing to do)")
+    return False
