@@ -38,7 +38,10 @@ def build_dashboard(
     another session already has the same analysis in memory. ``params`` set any other parameter.
     """
     pn.extension("filedropper", notifications=True)
-    hv.extension("bokeh")
+    if "bokeh" not in hv.Store.renderers or hv.Store.current_backend != "bokeh":
+        # once per process: again in every session, it rebuilds HoloViews' option builders and caches, whose
+        # copies outlive the session and pin the allocator's arenas (RSS stayed up after sessions closed)
+        hv.extension("bokeh")
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         serve_css_locally(pn.state.curdoc)
     dashboard = Dashboard(
