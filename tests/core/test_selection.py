@@ -72,6 +72,23 @@ def test_shared_fits_score_exactly_as_each_learner_fitted_alone():
         ), (learner, target)
 
 
+def test_a_familys_scores_are_each_candidates_own_predictions():
+    experiment = simulate_campaign(2_000, seed=5)
+    settings = ModelSettings(n_estimators=6, folds=2, n_jobs=1)
+    fitted = design(experiment, settings)
+    train, test = fitted.splits[0]
+    comparison = selection._prepare(fitted, train, test, np.random.SeedSequence(9))
+    size = (settings.max_depth, settings.n_estimators)
+    scores = selection._family_scores(fitted, settings, comparison, size, 0)
+    family = selection._family(fitted, comparison.sample[comparison.splits[0][0]], settings, comparison.fit_seeds[0])
+    matrix = fitted.matrix[np.concatenate([comparison.sample[comparison.splits[0][1]], test])]
+    options = selection.candidates(settings)
+    assert {options[index].max_depth for index in scores} == {settings.max_depth} and len(scores) == 6
+    for index, value in scores.items():
+        learner = family[(options[index].learner, options[index].value_model)]
+        assert np.array_equal(value, learner.predict_matrix(matrix).expected_incremental_revenue), options[index]
+
+
 def test_selection_is_honest_under_no_effect_and_peeking_at_the_evaluation_folds_is_not():
     """30 small campaigns with the outcomes redrawn within each arm: every true effect is 0, so an honest
     procedure's reported Qini averages 0; picking the candidate with the best Qini on the evaluation users
@@ -106,6 +123,15 @@ def test_the_same_seed_makes_the_same_choice_and_scores():
     assert np.array_equal(first_scores.expected_incremental_revenue, again_scores.expected_incremental_revenue)
     with pytest.raises(DataError, match="a choice among learners"):  # the plain cross-fit never chooses
         cross_fit(experiment, FAST_AUTO)
+
+
+def test_the_numbers_do_not_depend_on_how_many_families_run_at_once():
+    experiment = simulate_campaign(2_000, seed=3)
+    one_scores, one = cross_fit_selected(experiment, FAST_AUTO)  # one worker, the families in turn
+    two_scores, two = cross_fit_selected(experiment, replace(FAST_AUTO, n_jobs=2))  # two side by side
+    assert one.chosen_names == two.chosen_names
+    assert np.array_equal(one.inner_qini, two.inner_qini) and np.array_equal(one.qini, two.qini)
+    assert np.array_equal(one_scores.expected_incremental_revenue, two_scores.expected_incremental_revenue)
 
 
 def test_each_fold_scores_with_its_winner_refitted_on_the_training_part():
