@@ -30,5 +30,3 @@ def catch_and_notify(method: Callable) -> Callable:
         return None
 
     return wrapper
-
-
