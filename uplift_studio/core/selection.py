@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -216,8 +216,7 @@ def _family(fitted: Design, rows: np.ndarray, settings: ModelSettings, seed: int
     return family
 
 
-@dataclass(frozen=True)
-class _Comparison:
+class _Comparison(NamedTuple):
     """One training part's inner comparison: its selection sample, inner folds and their fits' seeds."""
 
     sample: np.ndarray
