@@ -90,7 +90,7 @@ def test_install_is_once_per_loop():
     finally:
         loop.close()
         tornado_log.filters[:] = filters_before
-        server_hygiene._installed.discard(id(loop))
+        server_hygiene._installed.discard(loop)
 
 
 def test_the_release_waits_for_the_teardown_and_a_burst_shares_one(monkeypatch):

@@ -11,20 +11,21 @@ import gc
 import logging
 import sys
 import threading
+import weakref
 
 log = logging.getLogger(__name__)
 
 RELEASE_DELAY_S = 1.0  # after the last of a burst of closing sessions: one collection, not twenty
-_installed: set[int] = set()
+_installed: weakref.WeakSet = weakref.WeakSet()  # loops, not their ids: a closed loop's id is reused
 _release_lock = threading.Lock()
 _pending = {"handle": None}
 
 
 def install(loop: asyncio.AbstractEventLoop) -> None:
     """On ``loop`` (the server's): the closed-connection handler, once."""
-    if id(loop) in _installed:
+    if loop in _installed:
         return
-    _installed.add(id(loop))
+    _installed.add(loop)
     loop.set_exception_handler(_closed_connection_handler(loop.get_exception_handler()))
     logging.getLogger("tornado.application").addFilter(_handshake_of_a_closed_page)
 
