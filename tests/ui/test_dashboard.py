@@ -182,6 +182,27 @@ def test_closed_sessions_leave_no_dashboard_behind(app_url, browser):
             return all(ref() is None for ref in opened)
 
         # a full collection holds the interpreter lock a while: polled slowly, so the server thread can run
-        wait_until(all_freed, timeout=120_000, interval=1_000)
+        try:
+            wait_until(all_freed, timeout=120_000, interval=1_000)
+        except TimeoutError as error:
+            raise AssertionError(f"closed sessions' dashboards still held by: {_holders(opened)}") from error
     finally:
         stop()
+
+
+def _holders(refs) -> list[str]:
+    """What holds each surviving object: its referrers' types, two levels up (so a failure says where)."""
+    import gc
+
+    described = []
+    for ref in refs:
+        item = ref()
+        if item is None:
+            continue
+        for holder in gc.get_referrers(item):
+            if holder is refs:
+                continue
+            above = sorted({type(outer).__name__ for outer in gc.get_referrers(holder)} - {"list", "frame"})
+            described.append(f"{type(holder).__name__} {str(holder)[:80]!r} (held by {', '.join(above[:6])})")
+        del item
+    return described
