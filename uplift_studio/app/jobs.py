@@ -160,7 +160,7 @@ def _fit(job: AnalysisJob, settings: AnalysisSettings) -> None:
 
 
 def _is_offers(experiment) -> bool:
-    """An experiment of several offers (imported here, not at start-up: the core's offers read scipy.stats)."""
+    """An experiment of several offers (the core's offers imported here, on first use, not at start-up)."""
     from uplift_studio.core.offers import OfferExperiment
 
     return isinstance(experiment, OfferExperiment)
