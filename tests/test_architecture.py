@@ -95,8 +95,12 @@ def test_no_product_module_is_over_450_lines():
 def test_the_app_starts_without_the_fitting_and_statistics_stack():
     # a warm start reads the disk cache and draws: XGBoost, scikit-learn and scipy.stats (1-2 s of imports on
     # this machine) are needed only to fit, and are imported then
+    # (asking whether the data is an offer experiment once imported scipy.stats on every warm start)
     code = (
         "import sys, uplift_studio.app.server;"
+        "from uplift_studio.app.jobs import _is_offers;"
+        "from uplift_studio.core.simulate import simulate_campaign;"
+        "assert not _is_offers(simulate_campaign(1_000));"
         "print(','.join(m for m in ('xgboost', 'sklearn', 'scipy.stats') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
