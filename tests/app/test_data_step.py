@@ -101,8 +101,12 @@ def test_hillstrom_through_the_data_step_fits_and_reads_out(app_cache_dir):
     dashboard.data_step.param.trigger("check")
     assert dashboard.last_error == ""
     assert "42,693 users" in dashboard.data_step.checked_pane.object
+    assert "Press <b>Fit models</b>" in dashboard.data_step.checked_pane.object
     dashboard.start_fit(wait=True)
     assert dashboard.last_error == "" and dashboard.analysis.n_users == 42_693
+    # the summary no longer asks for the fit it has had
+    checked = dashboard.data_step.checked_pane.object
+    assert "42,693 users" in checked and "Fit models" not in checked and "models are fitted" in checked
     assert dashboard.budget_slider.end == pytest.approx(4_269.30, abs=0.005)
     html = dashboard.readout_pane.object
     assert "0.8837%" in html and "0.5726%" in html and "Womens E-Mail" in html

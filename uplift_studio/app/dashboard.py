@@ -431,6 +431,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         # the headline first: in a session each step is sent as it happens, and the plots take seconds
         self._refresh_view()
         self._show_readout(analysis, experiment)
+        self.data_step.show_fitted(experiment)
         if new_data and self._break_even > 0:
             self.notify_info(
                 f"New data: net revenue is largest at a budget of {format_money(self._break_even)} "

@@ -78,7 +78,7 @@ def preview_html(outline: FileOutline) -> str:
     )
 
 
-def checked_html(experiment: Experiment, data: DataSource) -> str:
+def checked_html(experiment: Experiment, data: DataSource, *, fitted: bool = False) -> str:
     treated = int(experiment.treatment.sum())
     return markup.render(
         "checked.html",
@@ -91,6 +91,7 @@ def checked_html(experiment: Experiment, data: DataSource) -> str:
         features=len(experiment.features),
         feature_names=", ".join(experiment.features),
         notes=experiment.notes,
+        fitted=fitted,
     )
 
 
@@ -103,6 +104,7 @@ class DataStep(pn.viewable.Viewer):
     def __init__(self, data: DataSource, **params) -> None:
         super().__init__(**params)
         self.data = data
+        self._checked: str | None = None  # the fingerprint of the data last checked
         self.preview_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[markup.CSS, _PREVIEW_CSS])
         self.checked_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[markup.CSS])
         fields = data.param
@@ -184,7 +186,14 @@ class DataStep(pn.viewable.Viewer):
         self.data.param.update(treated_value=treated, control_value=control)
 
     def show_checked(self, experiment: Experiment) -> None:
+        self._checked = experiment.fingerprint
         self.checked_pane.object = checked_html(experiment, self.data)
+
+    def show_fitted(self, experiment: Experiment | None) -> None:
+        """The checked file's summary, once results of that same data are on screen, says so: it no longer
+        asks for a fit that has been done."""
+        if experiment is not None and self._checked == experiment.fingerprint:
+            self.checked_pane.object = checked_html(experiment, self.data, fitted=True)
 
 
 _PREVIEW_CSS = """
