@@ -40,9 +40,7 @@ def analysis(app_cache_dir, small_experiment):
 @pytest.fixture(scope="session")
 def real_like_analysis(analysis):
     """The same analysis as if it came from a real file: no ground truth, no oracle."""
-    paths = {
-        name: dataclasses.replace(path, truth=None) for name, path in analysis.paths.items() if name != "oracle"
-    }
+    paths = {name: dataclasses.replace(path, truth=None) for name, path in analysis.paths.items() if name != "oracle"}
     return dataclasses.replace(
         analysis,
         paths=paths,

@@ -322,4 +322,3 @@ def test_snapshot_download_calls_the_snapshot_module(analysis, monkeypatch):
     assert dashboard.downloads[1].filename == "uplift_snapshot.html"
     assert dashboard.snapshot_file().getvalue() == "<html>snapshot</html>"
     assert calls == [(analysis, 3_000.0, COST)]
-

@@ -17,6 +17,7 @@ from uplift_studio.core.stats import Z95
 # The 5-user experiment of test_evaluate: k = [0, 2, 5], U = [0, 0, 25/6], SE(5) = 5 sqrt(37) / 6; the first
 # tie group (2 users) has no control user.
 
+
 def path_of(*args, **kwargs) -> SpendPath:
     """The spend path of a single-offer ranking (the tie-group boundaries are its steps)."""
     return curve_path("test", build_curve(*args, **kwargs))

@@ -28,7 +28,6 @@ def test_sample_ratio_check_flags_a_broken_split():
         sample_ratio_test(1, 1, 1.5)
 
 
-
 def test_each_offer_arm_check_is_pearsons_chi_square_against_the_design_share():
     from uplift_studio.core.offers import arm_checks
 
@@ -36,6 +35,7 @@ def test_each_offer_arm_check_is_pearsons_chi_square_against_the_design_share():
     for check, count, share in zip(arm_checks(counts, shares, ("a", "b", "c")), counts, shares, strict=True):
         statistic, p = stats.chisquare([count, counts.sum() - count], np.array([share, 1 - share]) * counts.sum())
         assert check.p_value == pytest.approx(p, rel=1e-12)
+
 
 def test_readout_warns_loudly_on_mismatch():
     frame = pl.DataFrame({"treatment": [1] * 700 + [0] * 300, "converted": [1, 0] * 500, "revenue": [5.0, 0.0] * 500})

@@ -180,9 +180,7 @@ class TLearner(BaseEstimator):
         if self.value_model == "revenue":
             self.treated_regressor_ = fitted(regressor, seeds[3], treated_features, revenue[treated])
             self.control_regressor_ = fitted(regressor, seeds[4], control_features, revenue[control])
-        training = Training(
-            matrix, rows, treated, control, treated_features, control_features, converted, arm, revenue
-        )
+        training = Training(matrix, rows, treated, control, treated_features, control_features, converted, arm, revenue)
         self._fit_effects(training, classifier, regressor, rng)
         return self
 

@@ -105,4 +105,3 @@ class BudgetView:
         if uplift.ci_low <= 0:
             text += " The interval includes zero: the experiment cannot rule out that the campaign adds nothing."
         return text
-
