@@ -62,7 +62,7 @@ def test_only_the_handshake_of_a_closed_page_is_filtered(caplog):
         _ws_open()
     except AssertionError as error:
         handshake = error
-    keep = server_hygiene._handshake_of_a_closed_page
+    keep = server_hygiene._assertion_of_a_closed_page
     with caplog.at_level(logging.WARNING, logger=server_hygiene.__name__):
         assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", handshake)) is False
     assert len(caplog.records) == 1 and "handshake" in caplog.records[0].getMessage()
@@ -77,6 +77,33 @@ def test_only_the_handshake_of_a_closed_page_is_filtered(caplog):
     assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", None)) is True
 
 
+def _session():
+    raise AssertionError  # where Bokeh asserts that the connection has its session
+
+
+def _ws_on_close():
+    _session()
+
+
+# Bokeh's WSHandler.on_close reading its connection's session, of a page that closed before it had one
+_session.__code__ = _session.__code__.replace(co_name="session")
+_ws_on_close.__code__ = _ws_on_close.__code__.replace(co_name="on_close")
+
+
+def test_a_page_closed_before_its_session_was_attached_is_one_warning(caplog):
+    try:
+        _ws_on_close()
+    except AssertionError as error:
+        early_close = error
+    keep = server_hygiene._assertion_of_a_closed_page
+    with caplog.at_level(logging.WARNING, logger=server_hygiene.__name__):
+        assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", early_close)) is False
+    assert [r.getMessage() for r in caplog.records] == [
+        "A page closed its connection before its session was attached (the page is gone; nothing to do)"
+    ]
+    assert keep(_record("Uncaught exception GET /app (127.0.0.1)", early_close)) is True
+
+
 def test_install_is_once_per_loop():
     loop = asyncio.new_event_loop()
     tornado_log = logging.getLogger("tornado.application")
@@ -86,7 +113,7 @@ def test_install_is_once_per_loop():
         handler = loop.get_exception_handler()
         server_hygiene.install(loop)
         assert loop.get_exception_handler() is handler  # not wrapped twice
-        assert tornado_log.filters.count(server_hygiene._handshake_of_a_closed_page) == 1
+        assert tornado_log.filters.count(server_hygiene._assertion_of_a_closed_page) == 1
     finally:
         loop.close()
         tornado_log.filters[:] = filters_before

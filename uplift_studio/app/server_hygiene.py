@@ -27,7 +27,7 @@ def install(loop: asyncio.AbstractEventLoop) -> None:
         return
     _installed.add(loop)
     loop.set_exception_handler(_closed_connection_handler(loop.get_exception_handler()))
-    logging.getLogger("tornado.application").addFilter(_handshake_of_a_closed_page)
+    logging.getLogger("tornado.application").addFilter(_assertion_of_a_closed_page)
 
 
 def session_closed(session_context) -> None:  # noqa: ARG001 - the signature Bokeh requires
@@ -94,10 +94,19 @@ def _closed_connection_handler(previous):
     return handle
 
 
-def _handshake_of_a_closed_page(record: logging.LogRecord) -> bool:
-    """Let every record through but one: Tornado's report of a websocket handshake whose page had already
-    closed its connection (Bokeh's ``WSHandler.open`` asks Tornado for the subprotocol of a connection that
-    no longer exists, and Tornado asserts it does). That becomes one warning line."""
+# The last two frames of an AssertionError that Tornado logs for a page that closed its websocket at the
+# wrong moment, and what each means. Bokeh's ``WSHandler.open`` asks Tornado for the subprotocol of a
+# connection that no longer exists (Tornado asserts it does); under load a page can also close before Bokeh
+# has attached its session to the connection, and ``WSHandler.on_close`` then asserts the session is there.
+_CLOSED_PAGE_ASSERTIONS = {
+    ("open", "selected_subprotocol"): "A page closed its connection during the websocket handshake",
+    ("on_close", "session"): "A page closed its connection before its session was attached",
+}
+
+
+def _assertion_of_a_closed_page(record: logging.LogRecord) -> bool:
+    """Let every record through but Tornado's reports of a websocket whose page had already gone (see
+    :data:`_CLOSED_PAGE_ASSERTIONS`): each becomes one warning line."""
     error = record.exc_info[1] if record.exc_info else None
     if not isinstance(error, AssertionError) or "/ws" not in record.getMessage():
         return True
@@ -106,7 +115,8 @@ def _handshake_of_a_closed_page(record: logging.LogRecord) -> bool:
     while trace is not None:
         frames.append(trace.tb_frame.f_code.co_name)
         trace = trace.tb_next
-    if frames[-2:] != ["open", "selected_subprotocol"]:
+    what = _CLOSED_PAGE_ASSERTIONS.get(tuple(frames[-2:]))
+    if what is None:
         return True
-    log.warning("A page closed its connection during the websocket handshake (the page is gone; nothing to do)")
+    log.warning("%s (the page is gone; nothing to do)", what)
     return False
