@@ -171,3 +171,10 @@ def test_a_real_process_refuses_a_tampered_file_without_traceback(files, model, 
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "does not match its SHA-256" in result.stderr
+
+
+def test_the_tree_grid_without_the_automatic_choice_is_exit_2(files, tmp_path, capsys):
+    experiment = files[1]
+    arguments = ["report", "--data", str(experiment), *FAST, "--tree-grid", "--learner", "x"]
+    assert main(arguments) == 2
+    assert "--tree-grid goes with --learner auto" in _error(capsys)

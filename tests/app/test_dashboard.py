@@ -322,3 +322,9 @@ def test_snapshot_download_calls_the_snapshot_module(analysis, monkeypatch):
     assert dashboard.downloads[1].filename == "uplift_snapshot.html"
     assert dashboard.snapshot_file().getvalue() == "<html>snapshot</html>"
     assert calls == [(analysis, 3_000.0, COST)]
+
+
+def test_the_tree_grid_widens_only_the_automatic_choice():
+    assert ModelChoice(learner="auto", tree_grid=True).settings().model.tree_grid is True
+    # ticked with another learner it changes nothing, so it makes no second fit or cache entry of the same model
+    assert ModelChoice(learner="x", tree_grid=True).settings() == ModelChoice(learner="x").settings()

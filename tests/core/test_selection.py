@@ -18,7 +18,8 @@ from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.simulate import simulate_campaign
 
 # small and fast: two outer folds, depth 1 and 2 (so 12 candidates), a few rounds, one thread per model
-FAST_AUTO = ModelSettings(learner="auto", folds=2, max_depth=1, n_estimators=4, n_jobs=1)
+# with the tree-size grid: two sizes of tiny trees, 12 candidates (the widest choice is the one to keep honest)
+FAST_AUTO = ModelSettings(learner="auto", folds=2, max_depth=1, n_estimators=4, n_jobs=1, tree_grid=True)
 # one held-out half per campaign: each campaign is one choice on one training part, then one evaluation
 HONESTY = replace(FAST_AUTO, holdout=0.5)
 
@@ -39,16 +40,21 @@ def _no_effect(experiment: Experiment, seed: int) -> Experiment:
     return Experiment(frame=shuffled, features=experiment.features, source=f"{experiment.source}, no effect")
 
 
-def test_the_candidates_span_learners_targets_and_tree_sizes():
-    options = selection.candidates(ModelSettings())
-    assert len(options) == 18 and len({option.name for option in options}) == 18
-    assert {(o.max_depth, o.n_estimators) for o in options} == {(3, 75), (2, 100), (4, 50)}
-    assert {(o.learner, o.value_model) for o in options} == {
+def test_the_candidates_span_learners_and_targets_and_with_the_grid_tree_sizes():
+    every_learner_and_target = {
         (learner, target) for learner in ("t", "x", "dr") for target in ("order_value", "revenue")
     }
+    options = selection.candidates(ModelSettings())
+    assert len(options) == 6 and {(o.learner, o.value_model) for o in options} == every_learner_and_target
+    assert {(o.max_depth, o.n_estimators) for o in options} == {(3, 75)}
+    grid = ModelSettings(tree_grid=True)
+    options = selection.candidates(grid)
+    assert len(options) == 18 and len({option.name for option in options}) == 18
+    assert {(o.max_depth, o.n_estimators) for o in options} == {(3, 75), (2, 100), (4, 50)}
+    assert {(o.learner, o.value_model) for o in options} == every_learner_and_target
     # the settings' own model first, so that a tie keeps it
-    assert options[0].settings(ModelSettings()) == ModelSettings()
-    assert selection.tree_sizes(ModelSettings(max_depth=1, n_estimators=4)) == ((1, 4), (2, 3))
+    assert options[0].settings(grid) == grid
+    assert selection.tree_sizes(ModelSettings(max_depth=1, n_estimators=4, tree_grid=True)) == ((1, 4), (2, 3))
 
 
 def test_shared_fits_score_exactly_as_each_learner_fitted_alone():

@@ -231,7 +231,8 @@ class Economics(param.Parameterized):
     )
 
 
-MODEL_FIELDS = ("learner", "n_estimators", "learning_rate", "max_depth", "folds", "seed")  # as ModelSettings names them
+# as ModelSettings names them
+MODEL_FIELDS = ("learner", "tree_grid", "n_estimators", "learning_rate", "max_depth", "folds", "seed")
 
 
 class ModelChoice(param.Parameterized):
@@ -243,6 +244,11 @@ class ModelChoice(param.Parameterized):
         doc="T: one model per arm; X: effects imputed across arms; DR: doubly robust pseudo-outcomes.",
     )
 
+    tree_grid = param.Boolean(
+        default=False,
+        label="Automatic: also try other tree sizes",
+        doc="With the automatic choice, also compare trees one level shallower and one deeper (a noisier choice).",
+    )
     n_estimators = param.Integer(default=75, bounds=(5, 2_000), softbounds=(10, 500), doc="Boosting rounds per model.")
     learning_rate = param.Number(
         default=0.05, bounds=(0.001, 1.0), softbounds=(0.01, 0.3), doc="XGBoost learning rate."
@@ -256,7 +262,10 @@ class ModelChoice(param.Parameterized):
     def settings(self, base: AnalysisSettings | None = None) -> AnalysisSettings:
         """These values over ``base`` (whose other settings, e.g. threads or the population, are kept)."""
         base = base or AnalysisSettings()
-        model = dataclasses.replace(base.model, **{name: getattr(self, name) for name in MODEL_FIELDS})
+        values = {name: getattr(self, name) for name in MODEL_FIELDS}
+        # the grid widens only the automatic choice: another learner with it ticked is the same fit (one cache entry)
+        values["tree_grid"] = values["tree_grid"] and values["learner"] == "auto"
+        model = dataclasses.replace(base.model, **values)
         return dataclasses.replace(base, model=model)
 
     @classmethod

@@ -57,6 +57,7 @@ class ModelSettings:
     n_jobs: int | None = None
     value_model: str = "order_value"
     learner: str = "t"
+    tree_grid: bool = False  # auto only: also try one level shallower and one deeper (see selection)
 
     def __post_init__(self) -> None:
         problems = []
@@ -86,6 +87,8 @@ class ModelSettings:
             problems.append(f"value_model must be one of {', '.join(VALUE_MODELS)}, got {self.value_model!r}")
         if self.learner not in LEARNER_CHOICES:
             problems.append(f"learner must be one of {', '.join(LEARNER_CHOICES)}, got {self.learner!r}")
+        if not isinstance(self.tree_grid, bool):
+            problems.append(f"tree_grid must be True or False, got {self.tree_grid!r}")
         if problems:
             raise DataError("invalid model settings: " + "; ".join(problems))
 
