@@ -328,3 +328,11 @@ def test_the_tree_grid_widens_only_the_automatic_choice():
     assert ModelChoice(learner="auto", tree_grid=True).settings().model.tree_grid is True
     # ticked with another learner it changes nothing, so it makes no second fit or cache entry of the same model
     assert ModelChoice(learner="x", tree_grid=True).settings() == ModelChoice(learner="x").settings()
+    import panel as pn
+
+    # and the form greys the box out unless the learner is the automatic choice
+    choice = ModelChoice()
+    box = pn.Param(choice)._widgets["tree_grid"]
+    assert box.disabled
+    choice.learner = "auto"
+    assert not box.disabled

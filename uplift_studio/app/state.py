@@ -259,6 +259,15 @@ class ModelChoice(param.Parameterized):
     )
     seed = param.Integer(default=7, bounds=(0, 2**31 - 1), doc="Seed of the folds, the models and the random strategy.")
 
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self._grid_for_auto_only()
+
+    @param.depends("learner", watch=True)
+    def _grid_for_auto_only(self) -> None:
+        # the form greys the box out (Panel shows a constant parameter as a disabled widget) for other learners
+        self.param.tree_grid.constant = self.learner != "auto"
+
     def settings(self, base: AnalysisSettings | None = None) -> AnalysisSettings:
         """These values over ``base`` (whose other settings, e.g. threads or the population, are kept)."""
         base = base or AnalysisSettings()
