@@ -39,17 +39,22 @@ def test_every_other_exception_reaches_the_previous_handler(error):
     assert len(passed_on) == 1 and passed_on[0]["exception"] is error
 
 
-def _subprotocol():
-    raise AssertionError  # where Tornado asserts that the connection still exists
+def _assertion_raised_in(caller: str, callee: str) -> AssertionError:
+    """An AssertionError whose traceback ends in frames named ``caller`` then ``callee``, as Tornado logs them."""
 
+    def inner():
+        raise AssertionError
 
-def _ws_open():
-    _subprotocol()
+    def outer():
+        inner()
 
-
-# the frames' names the filter recognises: Bokeh's WSHandler.open calling Tornado's selected_subprotocol
-_subprotocol.__code__ = _subprotocol.__code__.replace(co_name="selected_subprotocol")
-_ws_open.__code__ = _ws_open.__code__.replace(co_name="open")
+    inner.__code__ = inner.__code__.replace(co_name=callee)
+    outer.__code__ = outer.__code__.replace(co_name=caller)
+    try:
+        outer()
+    except AssertionError as error:
+        return error
+    raise RuntimeError("unreachable")
 
 
 def _record(message: str, error: BaseException | None) -> logging.LogRecord:
@@ -57,51 +62,36 @@ def _record(message: str, error: BaseException | None) -> logging.LogRecord:
     return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1, message, (), exc_info)
 
 
-def test_only_the_handshake_of_a_closed_page_is_filtered(caplog):
-    try:
-        _ws_open()
-    except AssertionError as error:
-        handshake = error
+@pytest.mark.parametrize(
+    ("caller", "callee", "warning"),
+    [
+        # Bokeh's WSHandler.open asking Tornado for the subprotocol of a connection that is gone
+        ("open", "selected_subprotocol", "A page closed its connection during the websocket handshake"),
+        # Bokeh's WSHandler.on_close reading the session of a connection that never got one
+        ("on_close", "session", "A page closed its connection before its session was attached"),
+    ],
+)
+def test_a_closed_page_assertion_is_one_warning(caplog, caller, callee, warning):
+    error = _assertion_raised_in(caller, callee)
     keep = server_hygiene._assertion_of_a_closed_page
     with caplog.at_level(logging.WARNING, logger=server_hygiene.__name__):
-        assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", handshake)) is False
-    assert len(caplog.records) == 1 and "handshake" in caplog.records[0].getMessage()
-    # the same assertion elsewhere, another path, another error, or no error at all: all kept
+        assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", error)) is False
+    assert [r.getMessage() for r in caplog.records] == [f"{warning} (the page is gone; nothing to do)"]
+    assert keep(_record("Uncaught exception GET /app (127.0.0.1)", error)) is True  # another path: kept
+
+
+def test_every_other_assertion_or_error_is_kept():
+    keep = server_hygiene._assertion_of_a_closed_page
     try:
         assert 1 == 2  # noqa: PLR0133
     except AssertionError as error:
         elsewhere = error
     assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", elsewhere)) is True
-    assert keep(_record("Uncaught exception GET /app (127.0.0.1)", handshake)) is True
+    # the right frames in the wrong order, or only one of them
+    assert keep(_record("GET /ws", _assertion_raised_in("selected_subprotocol", "open"))) is True
+    assert keep(_record("GET /ws", _assertion_raised_in("write", "session"))) is True
     assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", ValueError("x"))) is True
     assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", None)) is True
-
-
-def _session():
-    raise AssertionError  # where Bokeh asserts that the connection has its session
-
-
-def _ws_on_close():
-    _session()
-
-
-# Bokeh's WSHandler.on_close reading its connection's session, of a page that closed before it had one
-_session.__code__ = _session.__code__.replace(co_name="session")
-_ws_on_close.__code__ = _ws_on_close.__code__.replace(co_name="on_close")
-
-
-def test_a_page_closed_before_its_session_was_attached_is_one_warning(caplog):
-    try:
-        _ws_on_close()
-    except AssertionError as error:
-        early_close = error
-    keep = server_hygiene._assertion_of_a_closed_page
-    with caplog.at_level(logging.WARNING, logger=server_hygiene.__name__):
-        assert keep(_record("Uncaught exception GET /ws (127.0.0.1)", early_close)) is False
-    assert [r.getMessage() for r in caplog.records] == [
-        "A page closed its connection before its session was attached (the page is gone; nothing to do)"
-    ]
-    assert keep(_record("Uncaught exception GET /app (127.0.0.1)", early_close)) is True
 
 
 def test_install_is_once_per_loop():
