@@ -10,7 +10,10 @@ loaded then; its views arrive after its numbers). Reported: errors in the server
 red notifications), whether every session shows its own numbers, the latency of each session's first and
 later changes (in-page clocks: keydown to the contacts text changing, so polling order does not count),
 server RSS before, at peak and after all pages are closed; then an open-and-close loop of ``--loop`` sessions
-with the RSS after it. Goals: first change <= 2x a later one, RSS after within 10% of before.
+with the RSS after it (each "after" once the RSS has settled: no change over 1 MB for 5 s). The server runs
+on the allocator ``uplift-studio serve`` chooses (``PYTHONMALLOC=malloc`` on Linux unless set; see
+``server_hygiene.system_allocator_command``); ``--pymalloc`` keeps CPython's own for comparison. Goals: first
+change <= 2x a later one, RSS after within 10% of before.
 """
 
 from __future__ import annotations
@@ -104,6 +107,20 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def settled_rss_mb(pid: int, quiet_s: int = 5, limit_s: float = 90.0) -> float:
+    """The server's RSS once closed sessions are torn down and released: unchanged (within 1 MB) for
+    ``quiet_s`` one-second samples in a row, or whatever it is after ``limit_s``."""
+    samples = [rss_mb(pid)]
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        time.sleep(1.0)
+        samples.append(rss_mb(pid))
+        recent = samples[-quiet_s - 1 :]
+        if len(recent) > quiet_s and max(recent) - min(recent) <= 1.0:
+            break
+    return samples[-1]
+
+
 def wait_numbers(page, timeout_ms: float = 900_000) -> None:
     from playwright.sync_api import expect
 
@@ -122,14 +139,20 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--loop", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=4, help="simultaneous presses after the first")
+    parser.add_argument("--pymalloc", action="store_true", help="serve on CPython's own allocator instead")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from playwright.sync_api import expect, sync_playwright
+
+    from uplift_studio.app.server_hygiene import system_allocator_command
 
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="bench_sessions_", suffix=".log", delete=False)
     cache = tempfile.mkdtemp(prefix="bench_sessions_cache_")
     env = {**os.environ, "UPLIFT_STUDIO_CACHE": cache}
+    if not args.pymalloc and system_allocator_command([]) is not None:
+        env["PYTHONMALLOC"] = "malloc"
+    allocator = env.get("PYTHONMALLOC", "pymalloc")
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(args.users), str(port)], cwd=ROOT, env=env, stdout=log_file, stderr=log_file
     )
@@ -154,8 +177,7 @@ def main() -> None:
             wait_numbers(warm)
             wait_views(warm)
             warm.close()
-            time.sleep(3)  # let the server notice the closed websocket (a wait for the server, not a result)
-            before = rss_mb(server.pid)
+            before = settled_rss_mb(server.pid)
             stage(f"warm server: RSS {before:.0f} MB")
 
             contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(4)]
@@ -224,8 +246,7 @@ def main() -> None:
             peak = max(peak, rss_mb(server.pid))
             for context in contexts:
                 context.close()
-            time.sleep(5)  # the server drops closed sessions' documents
-            after = rss_mb(server.pid)
+            after = settled_rss_mb(server.pid)
             stage(f"all closed: RSS {after:.0f} MB")
 
             loop_start = time.perf_counter()
@@ -235,8 +256,7 @@ def main() -> None:
                 wait_numbers(page)
                 page.close()
             loop_seconds = time.perf_counter() - loop_start
-            time.sleep(5)
-            after_loop = rss_mb(server.pid)
+            after_loop = settled_rss_mb(server.pid)
             browser.close()
     finally:
         server.terminate()
@@ -247,7 +267,10 @@ def main() -> None:
     first = [c[0] for c in changes]
     later = [x for c in changes for x in c[1 : 1 + args.rounds]]
     cpus = len(os.sched_getaffinity(0))
-    print(f"{args.sessions} sessions on one server, {args.users:,} users, {cpus} cores, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.sessions} sessions on one server, {args.users:,} users, {cpus} cores, load "
+        f"{os.getloadavg()[0]:.1f}, allocator {allocator}"
+    )
     print(
         f"first budget change: median {statistics.median(first):.0f} ms, max {max(first):.0f} ms; later changes: "
         f"median {statistics.median(later):.0f} ms, max {max(later):.0f} ms; "

@@ -381,9 +381,22 @@ def _guarded(command) -> int:
         return 130
 
 
+def _restart_on_the_system_allocator(arguments: list[str]) -> None:
+    """A long-running server returns closed sessions' memory only on the system allocator (see
+    ``server_hygiene.system_allocator_command``): replace this process by one that runs on it."""
+    from uplift_studio.app.server_hygiene import system_allocator_command
+
+    command = system_allocator_command(arguments)
+    if command is not None:
+        sys.stdout.flush()
+        os.execve(command[0], command, {**os.environ, "PYTHONMALLOC": "malloc"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["serve"]:
+        if argv is None:  # the command line's server, not a call in-process (tests): it may restart itself
+            _restart_on_the_system_allocator(arguments)
         try:
             return _guarded(lambda: run(arguments))
         except KeyboardInterrupt:

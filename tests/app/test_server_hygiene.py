@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from tornado.iostream import StreamClosedError
@@ -135,3 +141,46 @@ def test_off_the_loop_the_release_is_immediate(monkeypatch):
     monkeypatch.setattr(server_hygiene, "release_memory", lambda: released.append(True))
     server_hygiene.session_closed(None)
     assert released == [True]
+
+
+def test_the_command_line_server_restarts_on_the_system_allocator_unless_the_user_chose_one():
+    command = server_hygiene.system_allocator_command(["serve", "--port", "5007"], environ={}, platform="linux")
+    assert command[1:] == ["-m", "uplift_studio.cli", "serve", "--port", "5007"]
+    chosen = {"PYTHONMALLOC": "pymalloc"}
+    assert server_hygiene.system_allocator_command(["serve"], environ=chosen, platform="linux") is None
+    assert server_hygiene.system_allocator_command(["serve"], environ={}, platform="darwin") is None
+
+
+def test_the_restarted_server_runs_on_the_system_allocator(monkeypatch):
+    from uplift_studio import cli
+
+    calls = []
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    monkeypatch.setattr(server_hygiene.sys, "platform", "linux")
+    monkeypatch.setattr(cli.os, "execve", lambda path, command, env: calls.append((path, command, env)))
+    cli._restart_on_the_system_allocator(["serve", "--users", "1000"])
+    [(path, command, env)] = calls
+    assert path == command[0] and command[-3:] == ["serve", "--users", "1000"] and env["PYTHONMALLOC"] == "malloc"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the restart is for glibc's allocator")
+def test_uplift_studio_serve_runs_on_the_system_allocator(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONMALLOC"} | {"UPLIFT_STUDIO_CACHE": str(tmp_path)}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "uplift-studio"), "serve", "--users", "2000", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while True:  # the port listens once the restarted process serves
+            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        environment = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+        assert b"PYTHONMALLOC=malloc" in environment
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
