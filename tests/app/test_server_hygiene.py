@@ -116,10 +116,10 @@ def test_install_is_once_per_loop():
         server_hygiene._installed.discard(loop)
 
 
-def test_the_release_waits_for_the_teardown_and_a_burst_shares_one(monkeypatch):
+def test_the_release_waits_for_the_teardown_and_a_burst_shares_one_per_delay(monkeypatch):
     released = []
     monkeypatch.setattr(server_hygiene, "release_memory", lambda: released.append(asyncio.get_running_loop().time()))
-    monkeypatch.setattr(server_hygiene, "RELEASE_DELAY_S", 0.05)
+    monkeypatch.setattr(server_hygiene, "RELEASE_DELAYS_S", (0.05, 0.15))
 
     async def close_three_sessions() -> float:
         loop = asyncio.get_running_loop()
@@ -127,13 +127,14 @@ def test_the_release_waits_for_the_teardown_and_a_burst_shares_one(monkeypatch):
             server_hygiene.session_closed(None)
         assert released == []  # nothing is released while the callbacks run: the session still exists
         closed = loop.time()
-        while not released:  # a condition, not a sleep: the loop runs the deferred release
+        while len(released) < 2:  # a condition, not a sleep: the loop runs the deferred releases
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)  # a second release, if there were one, would be due by now
+        await asyncio.sleep(0.2)  # a third release, if there were one, would be due by now
         return closed
 
     closed = asyncio.run(close_three_sessions())
-    assert len(released) == 1 and released[0] >= closed
+    assert len(released) == 2
+    assert released[0] >= closed + 0.05 - 0.01 and released[1] >= closed + 0.15 - 0.01
 
 
 def test_off_the_loop_the_release_is_immediate(monkeypatch):
