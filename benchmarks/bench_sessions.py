@@ -112,22 +112,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def settled_rss_mb(pid: int, quiet_s: int = 5, limit_s: float = 180.0) -> float:
-    """The server's RSS once it has finished with the closed sessions: idle (under 0.1 s of CPU a second)
-    and its RSS unchanged within 1 MB for ``quiet_s`` one-second samples in a row, or as it is after
-    ``limit_s``. Idle matters: under load the server can still be drawing views for pages already closed,
-    and their documents are torn down only after that."""
+def settled_rss_mb(pid: int, limit_s: float = 240.0) -> float:
+    """The server's RSS once it has finished with the closed sessions: idle (under 0.1 s of CPU a second over
+    the last 5 s) and no drop of its RSS for longer than its release schedule
+    (``server_hygiene.RELEASE_DELAYS_S``: every release after the last close is past), or as it is after
+    ``limit_s``. RSS alone is flat between two releases; idle matters because under load the server can
+    still be drawing views for pages already closed, whose documents are torn down only after that."""
+    from uplift_studio.app.server_hygiene import RELEASE_DELAYS_S
+
+    quiet_for = max(RELEASE_DELAYS_S) + 5.0
+    start = last_drop = time.perf_counter()
     samples = [(rss_mb(pid), cpu_seconds(pid))]
-    start = time.perf_counter()
     while time.perf_counter() - start < limit_s:
         time.sleep(1.0)
         samples.append((rss_mb(pid), cpu_seconds(pid)))
-        recent = samples[-quiet_s - 1 :]
-        if len(recent) <= quiet_s:
-            continue
-        rss = [r for r, _ in recent]
-        idle = recent[-1][1] - recent[0][1] < 0.1 * quiet_s
-        if idle and max(rss) - min(rss) <= 1.0:
+        if samples[-1][0] < samples[-2][0] - 1.0:
+            last_drop = time.perf_counter()
+        idle = len(samples) > 5 and samples[-1][1] - samples[-6][1] < 0.5
+        if idle and time.perf_counter() - last_drop >= quiet_for:
             break
     return samples[-1][0]
 
