@@ -157,14 +157,14 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from playwright.sync_api import expect, sync_playwright
 
-    from uplift_studio.app.server_hygiene import system_allocator_command
+    from uplift_studio.app.server_hygiene import SYSTEM_ALLOCATOR, system_allocator_command
 
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="bench_sessions_", suffix=".log", delete=False)
     cache = tempfile.mkdtemp(prefix="bench_sessions_cache_")
     env = {**os.environ, "UPLIFT_STUDIO_CACHE": cache}
     if not args.pymalloc and system_allocator_command([]) is not None:
-        env["PYTHONMALLOC"] = "malloc"
+        env |= SYSTEM_ALLOCATOR
     allocator = env.get("PYTHONMALLOC", "pymalloc")
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(args.users), str(port)], cwd=ROOT, env=env, stdout=log_file, stderr=log_file

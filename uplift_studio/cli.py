@@ -384,12 +384,12 @@ def _guarded(command) -> int:
 def _restart_on_the_system_allocator(arguments: list[str]) -> None:
     """A long-running server returns closed sessions' memory only on the system allocator (see
     ``server_hygiene.system_allocator_command``): replace this process by one that runs on it."""
-    from uplift_studio.app.server_hygiene import system_allocator_command
+    from uplift_studio.app.server_hygiene import SYSTEM_ALLOCATOR, system_allocator_command
 
     command = system_allocator_command(arguments)
     if command is not None:
         sys.stdout.flush()
-        os.execve(command[0], command, {**os.environ, "PYTHONMALLOC": "malloc"})
+        os.execve(command[0], command, {**os.environ, **SYSTEM_ALLOCATOR})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 RELEASE_DELAYS_S = (1.0, 15.0)
 _installed: weakref.WeakSet = weakref.WeakSet()  # loops, not their ids: a closed loop's id is reused
 _release_lock = threading.Lock()
-_pending: dict[str, list] = {"handles": []}
+_pending_releases: list[asyncio.TimerHandle] = []
+SYSTEM_ALLOCATOR = {"PYTHONMALLOC": "malloc"}  # the environment of a server restarted on glibc's malloc
 
 
 def install(loop: asyncio.AbstractEventLoop) -> None:
@@ -48,9 +49,9 @@ def session_closed(session_context) -> None:  # noqa: ARG001 - the signature Bok
         release_memory()
         return
     with _release_lock:
-        for handle in _pending["handles"]:
+        for handle in _pending_releases:
             handle.cancel()
-        _pending["handles"] = [loop.call_later(delay, _release) for delay in RELEASE_DELAYS_S]
+        _pending_releases[:] = [loop.call_later(delay, _release) for delay in RELEASE_DELAYS_S]
 
 
 def _release() -> None:
@@ -71,15 +72,16 @@ def release_memory() -> None:
 
 
 def system_allocator_command(arguments: list[str], environ=None, platform: str | None = None) -> list[str] | None:
-    """The command that restarts ``uplift-studio ARGUMENTS`` on the system allocator, or None to go on as is.
+    """The command that restarts ``uplift-studio ARGUMENTS`` on the system allocator (with
+    :data:`SYSTEM_ALLOCATOR` in its environment), or None to go on as is.
 
     CPython's own small-object allocator hands a 1 MiB arena back only once every object in it is gone, and
     the few hundred objects a closed session leaves behind (Tornado handles, HoloViews option lookups) each
-    pin one: measured with 20 sessions opened and closed, then 30 more, the server's RSS stayed 27% above its
-    warm level with it and came back to within 2% with ``PYTHONMALLOC=malloc``, whose freed pages
-    :func:`release_memory`'s ``malloc_trim`` returns. Its price: a budget change takes 11.7 instead of 8.7 ms
-    on the server (bench_app; the browser's 137 ms stay). The variable only acts at start-up, hence a restart;
-    a ``PYTHONMALLOC`` the user set is theirs to keep."""
+    pin one: measured with 20 sessions opened and closed, then 30 more (bench_sessions), the server's RSS
+    stayed 27% above its warm level with it and came back to within 1% with ``PYTHONMALLOC=malloc``, whose
+    freed pages :func:`release_memory`'s ``malloc_trim`` returns. Its price: a budget change takes 11.7
+    instead of 8.7 ms on the server (bench_app; the browser's 137 ms stay). The variable only acts at
+    start-up, hence a restart; a ``PYTHONMALLOC`` the user set is theirs to keep."""
     environ = os.environ if environ is None else environ
     platform = sys.platform if platform is None else platform
     if "PYTHONMALLOC" in environ or not platform.startswith("linux"):
