@@ -8,9 +8,14 @@ when they are rendered and keeps the models the hooks hand it: nothing searches 
 
 from __future__ import annotations
 
-import holoviews as hv
+from typing import TYPE_CHECKING
 
-from uplift_studio.app.plots_comparison import BAR_COLUMNS, comparison_values
+from uplift_studio.app.deferred import DeferredModule
+
+if TYPE_CHECKING:
+    import holoviews as hv
+
+plots_comparison = DeferredModule("uplift_studio.app.plots_comparison")  # HoloViews, once views are drawn
 
 
 class BudgetRefs:
@@ -64,6 +69,8 @@ class BudgetRefs:
         return marker.opts(hooks=[self.frontier_marker_hook], backend="bokeh")
 
     def comparison(self, overlay: hv.Overlay) -> hv.Overlay:
+        import holoviews as hv
+
         for bucket in (self.bars, self.whiskers, self.truth, self.figures):
             bucket.clear()
         return overlay.opts(
@@ -72,6 +79,11 @@ class BudgetRefs:
             hv.opts.Scatter(hooks=[self.truth_hook]),
             backend="bokeh",
         )
+
+    @property
+    def has_comparison(self) -> bool:
+        """Whether a drawn comparison has handed over its bars (nothing to patch before)."""
+        return bool(self.bars or self.whiskers or self.truth or self.figures)
 
     # -- a budget tick ----------------------------------------------------------------------------------
 
@@ -93,12 +105,12 @@ class BudgetRefs:
             return all(len(values) == size for values in source.data.values())
 
         for source in filter(fits, self.bars):
-            source.data.update({name: columns[name] for name in BAR_COLUMNS})
+            source.data.update({name: columns[name] for name in plots_comparison.BAR_COLUMNS})
         for source in filter(fits, self.whiskers):
             source.data.update(lower=columns["roi_low"], upper=columns["roi_high"])
         for source in filter(fits, self.truth):
             source.data.update(true_roi=columns["true_roi"])
-        values = comparison_values(columns)
+        values = plots_comparison.comparison_values(columns)
         for figure in self.figures:
             axis = figure.y_range
             if figure.title is not None and getattr(axis, "start", None) is not None:

@@ -17,28 +17,20 @@ import panel as pn
 import param
 from panel.io.state import set_curdoc
 
-from uplift_studio.app import markup, plots
+from uplift_studio.app import markup
 from uplift_studio.app.bokeh_refs import BudgetRefs
 from uplift_studio.app.budget_controls import BudgetControls
 from uplift_studio.app.data_step import DataStep
+from uplift_studio.app.deferred import DeferredModule
 from uplift_studio.app.explain_panel import ExplanationView
 from uplift_studio.app.files import FileControls
 from uplift_studio.app.fitting import FitControls
-from uplift_studio.app.jobs import (
-    ExperimentFactory,
-    Provided,
-)
+from uplift_studio.app.jobs import ExperimentFactory, Provided
 from uplift_studio.app.notify import catch_and_notify
 from uplift_studio.app.offers_view import OffersMount
-from uplift_studio.app.panes import TickHTML
-from uplift_studio.app.plot_style import compose
-from uplift_studio.app.plots_calibration import calibration_view
+from uplift_studio.app.panes import TickHTML, ViewSlot
 from uplift_studio.app.readout_view import readout_html
-from uplift_studio.app.state import (
-    UPLOAD_LIMIT_MB,
-    DataSource,
-    ModelChoice,
-)
+from uplift_studio.app.state import UPLOAD_LIMIT_MB, DataSource, ModelChoice
 from uplift_studio.core.analysis import Analysis, AnalysisSettings
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.formats import format_money
@@ -48,6 +40,10 @@ from uplift_studio.core.strategies import STRATEGY_LABELS
 from uplift_studio.core.view import BudgetView
 
 log = logging.getLogger(__name__)
+# imported once a session draws its views, after its first page (see deferred)
+plots = DeferredModule("uplift_studio.app.plots")
+plot_style = DeferredModule("uplift_studio.app.plot_style")
+plots_calibration = DeferredModule("uplift_studio.app.plots_calibration")
 
 TITLE = "Uplift Studio"
 ECONOMICS_CSS = ".economics-note { font-size: 12px; color: #8a4b08; margin: 0; }"
@@ -126,12 +122,12 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         self.cards_pane = TickHTML(pn.bind(_or_empty(markup.kpi_html), self.param.current), **pane_style)
         self.table_pane = TickHTML(pn.bind(_or_empty(markup.strategy_table_html), self.param.current), **pane_style)
         self.agreement_pane = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=stylesheets, visible=False)
-        self.efficiency_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self.comparison_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_width=380)
-        self.frontier_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self.deciles_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self.quadrants_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self.calibration_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.efficiency_pane = ViewSlot(sizing_mode="stretch_width")
+        self.comparison_pane = ViewSlot(sizing_mode="stretch_width", min_width=380)
+        self.frontier_pane = ViewSlot(sizing_mode="stretch_width")
+        self.deciles_pane = ViewSlot(sizing_mode="stretch_width")
+        self.quadrants_pane = ViewSlot(sizing_mode="stretch_width")
+        self.calibration_pane = ViewSlot(sizing_mode="stretch_width")
         # the marker and the comparison are drawn once per analysis, cost or strategy set; a budget tick moves
         # their Bokeh models, captured by render hooks, in place (see bokeh_refs)
         self._refs = BudgetRefs()
@@ -305,7 +301,8 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             return
         self._refs.move_marker(self.current.uplift.share_targeted)
         self._refs.move_frontier_marker(self.current.budget)
-        self._refs.patch_comparison(plots.comparison_columns(self.current))
+        if self._refs.has_comparison:  # a new session's first numbers come before its views are drawn
+            self._refs.patch_comparison(plots.comparison_columns(self.current))
 
     @staticmethod
     def _sentence_html(view: BudgetView | None, fitting: bool) -> str:
@@ -348,7 +345,8 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
 
     def _draw_efficiency(self) -> None:
         marker = self._refs.marker(plots.budget_marker(self.analysis, self._budget(), self._cost()))
-        self.efficiency_pane.object = compose(plots.efficiency_curve(self.analysis, self.strategies or None), marker)
+        curve = plots.efficiency_curve(self.analysis, self.strategies or None)
+        self.efficiency_pane.object = plot_style.compose(curve, marker)
 
     def _draw_deciles(self) -> None:
         self.deciles_pane.object = plots.decile_dominance(self.analysis, self.strategies or None)
@@ -360,13 +358,13 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             return
         marker = self._refs.frontier_marker(plots.frontier_marker(self._budget()))
         frontier = plots.budget_frontier(self.analysis, self._cost(), self.strategies or None)
-        self.frontier_pane.object = compose(frontier, marker)
+        self.frontier_pane.object = plot_style.compose(frontier, marker)
 
     def _draw_quadrants(self) -> None:
         self.quadrants_pane.visible = self.calibration_pane.visible = self.analysis.per_user_views
         if self.analysis.per_user_views:  # bin tables hold no user's two probabilities nor scores to calibrate
             self.quadrants_pane.object = plots.persuadability_quadrants(self.analysis)
-            self.calibration_pane.object = calibration_view(self.analysis)
+            self.calibration_pane.object = plots_calibration.calibration_view(self.analysis)
 
     def _draw_notes(self) -> None:
         analysis = self.analysis

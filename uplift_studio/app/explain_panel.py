@@ -16,14 +16,16 @@ import panel as pn
 import param
 from panel.io.state import set_curdoc
 
-from uplift_studio.app import explain_views
+from uplift_studio.app.deferred import DeferredModule
 from uplift_studio.app.notify import catch_and_notify
+from uplift_studio.app.panes import ViewSlot
 from uplift_studio.core.analysis import Analysis
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.explain import Groundwork, explain_at, prepare_explanation
 from uplift_studio.core.formats import format_money
 from uplift_studio.core.scale_result import ScaleResult
 
+explain_views = DeferredModule("uplift_studio.app.explain_views")  # HoloViews, once a chart is drawn
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="uplift-explain")
 
 
@@ -44,8 +46,8 @@ class ExplanationView(pn.viewable.Viewer):
         self._latest = 0
         self._lock = threading.Lock()
         self.text = pn.pane.HTML("<p>Press <b>Explain who is targeted</b>.</p>", sizing_mode="stretch_width")
-        self.drivers = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self.check = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.drivers = ViewSlot(sizing_mode="stretch_width")
+        self.check = ViewSlot(sizing_mode="stretch_width")
         self._layout = pn.Column(
             pn.widgets.Button.from_param(self.param.explain, color="light", width=260),
             self.text,

@@ -19,6 +19,7 @@ import param
 
 from uplift_studio.app import markup, offers_markup
 from uplift_studio.app.budget_controls import SLIDER_STEPS, nice_step
+from uplift_studio.app.deferred import DeferredModule
 from uplift_studio.app.notify import catch_and_notify
 from uplift_studio.app.offers_state import (
     DEFAULT_OFFER_COST,
@@ -29,9 +30,7 @@ from uplift_studio.app.offers_state import (
     offer_experiment,
     offer_view,
 )
-from uplift_studio.app.panes import TickHTML
-from uplift_studio.app.plot_style import compose
-from uplift_studio.app.plots_offers import offer_curves, offer_marker
+from uplift_studio.app.panes import TickHTML, ViewSlot
 from uplift_studio.app.state import DataSource, table_from_bytes
 from uplift_studio.core.errors import DataError
 from uplift_studio.core.formats import format_money
@@ -40,6 +39,9 @@ if TYPE_CHECKING:
     from uplift_studio.core.offers_analysis import OfferAnalysis
 
 STYLESHEETS = [markup.CSS, offers_markup.CSS]
+# HoloViews, once an offers analysis is drawn (see deferred)
+plot_style = DeferredModule("uplift_studio.app.plot_style")
+plots_offers = DeferredModule("uplift_studio.app.plots_offers")
 
 
 class OffersView(pn.viewable.Viewer):
@@ -58,7 +60,7 @@ class OffersView(pn.viewable.Viewer):
         self.cards_pane = TickHTML("", **style)
         self.mix_pane = TickHTML("", **style)
         self.table_pane = TickHTML("", **style)
-        self.curve_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
+        self.curve_pane = ViewSlot(sizing_mode="stretch_width")
         self._spans: list = []
         downloads = pn.Row(
             pn.widgets.FileDownload(
@@ -123,8 +125,8 @@ class OffersView(pn.viewable.Viewer):
             return
         self._spans.clear()
         self.source_pane.object = offers_markup.source_html(self.analysis)
-        marker = offer_marker(self.budget).opts(hooks=[self._keep_span], backend="bokeh")
-        self.curve_pane.object = compose(offer_curves(self.analysis), marker)
+        marker = plots_offers.offer_marker(self.budget).opts(hooks=[self._keep_span], backend="bokeh")
+        self.curve_pane.object = plot_style.compose(plots_offers.offer_curves(self.analysis), marker)
         self._refresh()
 
     @param.depends("budget", watch=True)

@@ -1,4 +1,5 @@
-"""The HTML pane of the texts a budget tick changes (the KPI cards, the strategy table, the sentence)."""
+"""Panes of the dashboard: the HTML a budget tick changes (the KPI cards, the strategy table, the sentence)
+and the places of its HoloViews views."""
 
 from __future__ import annotations
 
@@ -17,3 +18,59 @@ class TickHTML(pn.pane.HTML):
 
     def _update(self, ref: str, model) -> None:
         model.update(**self._process_param_change({"object": self.object}))
+
+
+class ViewSlot:
+    """The place of one HoloViews view: an empty row until a view is first drawn into it.
+
+    A HoloViews pane imports HoloViews when it is made (0.3 s with its Bokeh plotting), and a new session's
+    views are drawn only after its first page is sent; a slot makes its pane, and so imports HoloViews, when
+    the first view arrives, so that the first page of a warm start waits for neither. ``object`` and
+    ``visible`` read and set the pane's, as on the pane itself."""
+
+    def __init__(self, **params) -> None:
+        self._params = params
+        layout = {name: params[name] for name in ("sizing_mode", "min_width") if name in params}
+        self._row = pn.Row(**layout, margin=0)
+        self._pane: pn.pane.HoloViews | None = None
+
+    def __panel__(self) -> pn.Row:
+        return self._row
+
+    @property
+    def pane(self) -> pn.pane.HoloViews:
+        if self._pane is None:
+            self._pane = pn.pane.HoloViews(None, **self._params)
+            self._row.objects = [self._pane]
+        return self._pane
+
+    @property
+    def object(self):
+        return None if self._pane is None else self._pane.object
+
+    @object.setter
+    def object(self, value) -> None:
+        if value is not None or self._pane is not None:
+            self.pane.object = value
+
+    @property
+    def visible(self) -> bool:
+        return self._row.visible
+
+    @visible.setter
+    def visible(self, value: bool) -> None:
+        self._row.visible = value
+
+
+def complete_on_load(layout: pn.layout.ListLike, keep: int) -> None:
+    """Send a served session's ``layout`` with its first ``keep`` objects, and the rest once the page has
+    loaded.
+
+    A page's first HTML is built in the request, widget by widget (each a few Bokeh models with their
+    defaults and style sheets): the sidebar's data and model settings were two thirds of a warm start's
+    first page and none of its numbers."""
+    rest = layout.objects[keep:]
+    if not rest:
+        return
+    layout.objects = layout.objects[:keep]
+    pn.state.onload(lambda: layout.extend(rest))

@@ -28,6 +28,12 @@ MONEY_FORMAT, SHARE_FORMAT, ROI_FORMAT = "$0.[0]a", "0%", "0.0[0]"
 # copied onto its canvas (drawImage) at every repaint, which a budget tick causes; without a GPU (headless
 # browsers, remote desktops, many laptops' software rendering) that copy was most of a tick's time.
 hv.Store.renderers["bokeh"].webgl = False
+# Once per process, when the first view is drawn (this module's import): it builds the option builders that
+# hv.opts.Bars and the like read. Importing the Bokeh plotting above makes Bokeh the current backend without
+# them, and Panel's extension builds them only if HoloViews was imported before its first call, which the
+# app no longer does (see deferred). Not once per session: the rebuilt builders and caches outlived the
+# sessions and pinned the allocator's arenas (RSS stayed up after sessions closed).
+hv.Store.set_current_backend("bokeh")
 
 
 def axis_formats(x: str | None, left: str | None, right: str | None = None) -> Callable:

@@ -7,13 +7,13 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
-import holoviews as hv
 import panel as pn
 from panel.io.resources import LOCAL_DIST
 
 from uplift_studio.app import server_hygiene
 from uplift_studio.app.dashboard import TITLE, Dashboard
 from uplift_studio.app.jobs import WARM_START_WAIT, ExperimentFactory, Provided, analysis_job, provide_finished
+from uplift_studio.app.panes import complete_on_load
 from uplift_studio.app.state import UPLOAD_LIMIT_MB
 from uplift_studio.core.analysis import DEFAULT_BUDGET, DEFAULT_COST_PER_CONTACT, Analysis, AnalysisSettings
 from uplift_studio.core.data import Experiment
@@ -38,10 +38,6 @@ def build_dashboard(
     another session already has the same analysis in memory. ``params`` set any other parameter.
     """
     pn.extension("filedropper", notifications=True)
-    if "bokeh" not in hv.Store.renderers or hv.Store.current_backend != "bokeh":
-        # once per process: again in every session, it rebuilds HoloViews' option builders and caches, whose
-        # copies outlive the session and pin the allocator's arenas (RSS stayed up after sessions closed)
-        hv.extension("bokeh")
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         serve_css_locally(pn.state.curdoc)
     dashboard = Dashboard(
@@ -55,6 +51,7 @@ def build_dashboard(
     )
     served = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
     if served:
+        complete_on_load(dashboard.sidebar, keep=2)  # the economics first, then the data and model settings
         pn.state.on_session_destroyed(server_hygiene.session_closed)
         try:
             server_hygiene.install(asyncio.get_running_loop())
