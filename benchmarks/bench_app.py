@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 MONEY = re.compile(r"^-?\$[\d,.]+[kM]?$")
-VIEWS = 5  # efficiency, comparison, frontier, deciles, quadrants
+VIEWS = 6  # efficiency, comparison, frontier, deciles, calibration, quadrants
 
 
 def free_port() -> int:
@@ -80,7 +80,7 @@ def time_launch(cache: Path, script: Path = ROOT / "launch.py", views: int = VIE
             expect(page.locator("#kpi-incremental_revenue")).to_have_text(MONEY, timeout=timeout * 1000)
             numbers = time.perf_counter() - start
             roi = page.locator("#kpi-roi").inner_text() if views else ""
-            # the five views are drawn after the numbers; poll until each has its canvas
+            # the six views are drawn after the numbers; poll until each has its canvas
             canvases = page.locator("div.bk-Canvas")
             while canvases.count() < views and time.perf_counter() - start < timeout:
                 page.wait_for_timeout(50)

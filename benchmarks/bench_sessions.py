@@ -46,7 +46,8 @@ FLAGS = [
     "--disable-backgrounding-occluded-windows",
 ]
 COST = 2.0
-VIEWS = 5  # efficiency, comparison, frontier, deciles, persuadability
+VIEWS = 6  # efficiency, comparison, frontier, deciles, calibration, persuadability (was 5: the calibration
+# view came after, and the presses then started while the last view was still being drawn)
 
 SERVER = """
 import sys
