@@ -79,6 +79,7 @@ def test_the_first_page_holds_the_numbers_and_economics_but_no_plot_and_no_data_
     finally:
         stop()
     assert any("Contacting the 500 customers" in text for text in texts)
+    assert any("scored out of sample" in text for text in texts)  # the data line comes with the numbers
     assert "Budget ($)" in labels and "Cost per contact ($)" in labels  # the economics are in it
     # no plot and no upload, column or model setting: they follow once the page has loaded
     assert "Figure" not in kinds and "FileDropper" not in kinds and "Seed" not in labels

@@ -59,6 +59,9 @@ def test_page_loads_with_numbers_offline_and_without_errors(app_url, logged_page
     assert log.external_requests() == []
     assert not [url for url in log.requests if "font" in url.lower() and "127.0.0.1" not in url]
     expect(page.get_by_text("Models fitted")).to_have_count(1)
+    # the data form and the model settings, sent once the page had loaded (see panes.complete_on_load)
+    expect(page.get_by_text("Treated share")).to_have_count(1)
+    expect(page.get_by_text("Model settings")).to_have_count(1)
     assert log.errors() == []
     # the template scrolls inside its main area: a tall viewport puts the whole page in the picture
     page.set_viewport_size({"width": 1400, "height": 3300})

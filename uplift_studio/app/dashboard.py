@@ -24,7 +24,7 @@ from uplift_studio.app.data_step import DataStep
 from uplift_studio.app.deferred import DeferredModule
 from uplift_studio.app.explain_panel import ExplanationView
 from uplift_studio.app.files import FileControls
-from uplift_studio.app.fitting import FitControls
+from uplift_studio.app.fitting import FitControls, in_session
 from uplift_studio.app.jobs import ExperimentFactory, Provided
 from uplift_studio.app.notify import catch_and_notify
 from uplift_studio.app.offers_view import OffersMount
@@ -103,7 +103,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         self._template: pn.template.BootstrapTemplate | None = None
         self._build()
         if analysis is not None:
-            self._apply(analysis, self._experiment)
+            self._apply(analysis, self._experiment, defer_views=in_session())
         else:
             self._show_finished_if_any()
 
@@ -372,14 +372,13 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         self.agreement_pane.visible = agreement is not None
         if agreement is not None:
             self.agreement_pane.object = markup.agreement_html(agreement)
-        self.source_pane.object = markup.source_html(analysis)
 
     def _view_steps(self) -> list[Callable[[], None]]:
         views = (self._draw_efficiency, self._draw_comparison, self._draw_frontier, self._draw_deciles)
         return [*views, self._draw_quadrants, self._draw_notes]
 
     def _draw_views(self) -> None:
-        # one message for the five views: the browser lays the page out once, not once per view
+        # one message for the six views: the browser lays the page out once, not once per view
         with pn.io.hold():
             for draw in self._view_steps():
                 draw()
@@ -387,7 +386,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
     def _draw_views_one_by_one(self) -> None:
         """The views of a new session, each in its own turn of the session's event loop.
 
-        Drawn in one callback, the five views held back the session's first budget change until all were done
+        Drawn in one callback, the views held back the session's first budget change until all were done
         (measured: 4-5 s). Each view schedules the next when it is done: a budget change waits for one view."""
         document = pn.state.curdoc
         steps = self._view_steps()
@@ -413,7 +412,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         """Show a new analysis: the one place that redraws the curves.
 
         ``defer_views`` (a session being created) puts the numbers in the first page and draws the views once
-        the page has loaded: the browser shows the headline without waiting for five plots' models."""
+        the page has loaded: the browser shows the headline without waiting for six plots' models."""
         new_data = self.analysis is not None and self.analysis.fingerprint != analysis.fingerprint
         self._experiment = experiment
         self.explanation.param.update(analysis=analysis, experiment=experiment)
@@ -428,6 +427,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
         self._set_budget_range()
         # the headline first: in a session each step is sent as it happens, and the plots take seconds
         self._refresh_view()
+        self.source_pane.object = markup.source_html(analysis)  # the data line, with the numbers
         self._show_readout(analysis, experiment)
         self.data_step.show_fitted(experiment)
         if new_data and self._break_even > 0:

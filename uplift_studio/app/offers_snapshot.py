@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import holoviews as hv
 import numpy as np
 from bokeh.document import Document
 from bokeh.layouts import column
@@ -97,7 +96,6 @@ def _manifest(analysis: OfferAnalysis, exported: str) -> str:
 def offer_snapshot_layout(analysis: OfferAnalysis, budget: float, *, title: str = DEFAULT_TITLE) -> column:
     """Header, KPI cards, the budget slider, the mix, the table, the curve and the manifest."""
     check_budget(budget)
-    hv.Store.set_current_backend("bokeh")
     budget = float(budget)
     view = offer_view(analysis, budget)
     style = InlineStyleSheet(css=markup.CSS + offers_markup.CSS + _STYLE)

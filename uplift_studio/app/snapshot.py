@@ -133,9 +133,6 @@ def snapshot_layout(
     views and the manifest. The slider's CustomJS copies each position's precomputed texts and markers."""
     check_budget(budget)
     render = functools.partial(_render, document=Document())
-    # plots.py builds options with hv.opts.<Element>, which exist once a backend is selected: the dashboard's
-    # hv.extension does it, a command-line export has nothing else that would
-    hv.Store.set_current_backend("bokeh")
     if not analysis.per_user_cost and cost_per_contact is None:
         raise DataError("cost_per_contact is required: this analysis has no per-user costs (e.g. 2.0).")
     if "uplift" not in analysis.paths:
