@@ -25,8 +25,8 @@ class ViewSlot:
 
     A HoloViews pane imports HoloViews when it is made (0.3 s with its Bokeh plotting), and a new session's
     views are drawn only after its first page is sent; a slot makes its pane, and so imports HoloViews, when
-    the first view arrives, so that the first page of a warm start waits for neither. ``object`` and
-    ``visible`` read and set the pane's, as on the pane itself."""
+    the first view arrives, so that the first page of a warm start waits for neither. ``object`` reads and
+    sets the pane's and ``visible`` the slot's, as on a pane."""
 
     def __init__(self, **params) -> None:
         self._params = params
@@ -38,20 +38,16 @@ class ViewSlot:
         return self._row
 
     @property
-    def pane(self) -> pn.pane.HoloViews:
-        if self._pane is None:
-            self._pane = pn.pane.HoloViews(None, **self._params)
-            self._row.objects = [self._pane]
-        return self._pane
-
-    @property
     def object(self):
         return None if self._pane is None else self._pane.object
 
     @object.setter
     def object(self, value) -> None:
-        if value is not None or self._pane is not None:
-            self.pane.object = value
+        if self._pane is not None:
+            self._pane.object = value
+        elif value is not None:  # made with its first view: one update, not an empty pane and then its view
+            self._pane = pn.pane.HoloViews(value, **self._params)
+            self._row.objects = [self._pane]
 
     @property
     def visible(self) -> bool:
