@@ -106,3 +106,21 @@ def test_a_campaign_past_one_chunk_is_written_in_chunks(tmp_path, monkeypatch):
     assert written.height == 2500 and written["user_id"].is_unique().all()
     assert pl.read_parquet(truth)["user_id"].to_list() == written["user_id"].to_list()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["big.csv", "truth.parquet"]  # no temporaries
+
+
+def test_a_distributed_fit_keeps_xgboosts_rank_lines_off_the_terminal(campaign, tmp_path):
+    """Every worker of ``xgboost.dask`` logged "Task [...] got rank N" per model straight to its stderr (about 30
+    lines a run); the command's own progress lines are all that is left."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "uplift_studio.cli", "analyze", "--engine", "dask", "--distributed-fit"]
+    command += ["--data", str(campaign), *FAST, *ECONOMICS]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [
+        "pass 1 of 3: the strata and the sample, over 4 partitions on 2 workers",
+        "pass 2 of 3: fitting 3 folds on a sample of 2,000 users across the workers",
+        "pass 3 of 3: scoring and tabulating every partition",
+    ]
+    assert "dask engine" in result.stdout

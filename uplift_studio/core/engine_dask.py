@@ -13,8 +13,9 @@ import logging
 import operator
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from uplift_studio.core.engine import (
     tables_of,
 )
 from uplift_studio.core.errors import DataError
+from uplift_studio.core.native_stderr import filtered_stderr
 from uplift_studio.core.scale_result import ScaleResult
 from uplift_studio.core.settings import ModelSettings
 from uplift_studio.core.streaming import Say, Source, result_of
@@ -113,7 +115,14 @@ def run_dask(
     import dask.bag as db
 
     say = say or (lambda message: None)
-    with dask_client(scheduler) as client:
+    # the local cluster's workers inherit this process's stderr when they start: filtered from before then
+    quiet = nullcontext()
+    if distributed_fit and scheduler is None:
+        # multiprocessing's resource tracker, a helper process that outlives the cluster, must keep the real
+        # stderr: holding the pipe, it would keep the filter waiting until this process ends
+        resource_tracker.ensure_running()
+        quiet = filtered_stderr()
+    with quiet, dask_client(scheduler) as client:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         ranges = partition_ranges(source.n_rows(), partitions or 2 * workers)
         bag = db.from_sequence(ranges, npartitions=len(ranges))
