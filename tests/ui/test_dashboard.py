@@ -209,3 +209,48 @@ def _holders(refs) -> list[str]:
             described.append(f"{type(holder).__name__} {str(holder)[:80]!r} (held by {', '.join(above[:6])})")
         del item
     return described
+
+
+# every KPI card, table and plot canvas, through the shadow roots Bokeh and Panel draw into
+_BOXES = """(selector) => {
+  const out = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.matches(selector)) {
+        const r = el.getBoundingClientRect();
+        if (r.width > 0) out.push({left: r.left, right: r.right, top: r.top, bottom: r.bottom, text: el.className});
+      }
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  return out;
+}"""
+
+
+def _views_drawn(page) -> None:
+    canvases = page.locator("div.bk-Canvas")
+    expect(canvases.first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    # the six views are drawn one per turn after the numbers: wait until the last is there
+    page.wait_for_function(f"() => ({_BOXES})('div.bk-Canvas').length >= 6", timeout=ANSWER_TIMEOUT_MS, polling=200)
+
+
+def test_a_laptop_window_shows_every_card_table_and_chart_whole(app_url, logged_page):
+    """The strategy comparison and its table sat side by side at a fixed 1,070 px, so under a 1,420 px window
+    the page grew past it and its right edge (the table's last columns, the last cards) was cut off."""
+    page, _ = logged_page
+    page.set_viewport_size({"width": 1100, "height": 900})
+    _open(page, app_url)
+    _views_drawn(page)
+    boxes = page.evaluate(_BOXES, ".kpi, table, div.bk-Canvas")
+    assert len(boxes) >= 10
+    cut = [box for box in boxes if box["right"] > 1100 + 0.5]
+    assert cut == [], cut
+    # with room for both, the chart and its table stand side by side again: a canvas level with the table
+    page.set_viewport_size({"width": 1700, "height": 900})
+    side_by_side = (
+        "() => { const boxes = " + _BOXES + "; const [table] = boxes('table.strategies');"
+        " return table !== undefined && boxes('div.bk-Canvas').some((canvas) => canvas.right <= table.left"
+        " && canvas.top < table.bottom && table.top < canvas.bottom); }"
+    )
+    page.wait_for_function(side_by_side, timeout=ANSWER_TIMEOUT_MS, polling=200)

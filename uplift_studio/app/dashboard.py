@@ -241,9 +241,12 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             # each view in its own row: Bokeh aligns the frames of plots that share a column, and the
             # frontier's outside legend would then squeeze every other plot's frame to its width
             pn.Row(self.efficiency_pane, sizing_mode="stretch_width"),
-            pn.Row(
-                self.comparison_pane,
+            # side by side on a wide screen; on a laptop's the table wraps below the chart instead of the page
+            # growing past the window (its right edge was cut off under 1,420 px)
+            pn.FlexBox(
+                pn.Row(self.comparison_pane, sizing_mode="stretch_width", styles={"flex": "1 1 380px"}),
                 pn.Column("#### Strategies at this budget", self.table_pane, width=690),
+                flex_wrap="wrap",
                 sizing_mode="stretch_width",
             ),
             pn.Row(self.frontier_pane, sizing_mode="stretch_width"),
