@@ -113,3 +113,36 @@ def test_bad_offer_settings_are_exit_2_naming_the_label_and_the_fix(capsys, flag
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert fragment in err
+
+
+def test_serve_opens_an_offer_file_with_its_costs_and_checks_them_before_it_serves(tmp_path, monkeypatch, capsys):
+    import uplift_studio.app.server as server
+    from uplift_studio.core.offers import OfferExperiment
+
+    calls = []
+    monkeypatch.setattr(server, "serve", lambda **options: calls.append(options))
+    data = tmp_path / "offers.csv"
+    assert main(["simulate", "--offers", "--users", "600", "--seed", "2", "--out", str(data)]) == 0
+    arms = ["--data", str(data), "--treatment", "offer", "--control-value", "No offer"]
+    costs = ["--arm-cost", "E-mail=0.1,Letter=0.8,Discount=0.5", "--redemption-cost", "Discount=5"]
+    assert main(["serve", *arms, *costs, "--budget", "200", "--port", "0"]) == 0
+    (options,) = calls
+    experiment = options["experiment"]
+
+    def offer_costs(experiment):
+        return experiment.offers, experiment.contact_cost.tolist(), experiment.redemption_cost.tolist()
+
+    assert isinstance(experiment, OfferExperiment)
+    assert sorted(experiment.offers) == ["Discount", "E-mail", "Letter"]
+    costs = {offer: (contact, redemption) for offer, contact, redemption in zip(*offer_costs(experiment), strict=True)}
+    assert costs == {"E-mail": (0.1, 0.0), "Letter": (0.8, 0.0), "Discount": (0.5, 5.0)}
+    assert (options["budget"], options["port"]) == (200.0, 0)
+    assert "note: the arm shares" in capsys.readouterr().err
+    # a bad cost or label is the command line's error, before any server starts
+    assert main(["serve", *arms, "--arm-cost", "E-mail=cheap", "--port", "0"]) == 2
+    assert "--arm-cost" in capsys.readouterr().err
+    assert main(["serve", *arms, "--arms", "E-mail,Postcard", "--port", "0"]) == 2
+    assert "Postcard" in capsys.readouterr().err
+    assert main(["serve", "--analysis", str(tmp_path / "x.analysis"), "--arms", "E-mail", "--port", "0"]) == 2
+    assert "use them with --data" in capsys.readouterr().err
+    assert len(calls) == 1

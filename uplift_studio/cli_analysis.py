@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from uplift_studio.cli_offers import add_offer_options, cmd_offers_export, offers_requested
+from uplift_studio.cli_offers import add_offer_options, cmd_offers_export, offer_experiment_from_args, offers_requested
 from uplift_studio.cli_options import analysis_settings, check_economics, experiment_from_args
 from uplift_studio.core.errors import DataError
 
@@ -127,7 +127,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from uplift_studio.app.server import serve
 
     check_economics(args)
-    if args.analysis is not None:
+    if args.analysis is not None and offers_requested(args):
+        raise DataError(
+            "--analysis opens finished results; the offer flags (--offers, --arms, --arm-cost, --redemption-cost, "
+            "--arm-shares) describe data to fit: use them with --data, or leave out --analysis."
+        )
+    if offers_requested(args):
+        # read and checked here, so that bad data or costs stop the command before the server starts
+        experiment = offer_experiment_from_args(args)
+        for note in experiment.notes:
+            print(f"note: {note}", file=sys.stderr)
+        opened = {"experiment": experiment, "settings": analysis_settings(args)}
+    elif args.analysis is not None:
         analysis = _analysis_file(args)
         opened = {"analysis": analysis, "analysis_file": args.analysis}
         print(
@@ -217,3 +228,4 @@ def add_analysis_commands(analysis_command) -> None:
         "--address", default="127.0.0.1", help="interface to listen on (default %(default)s: this machine only)"
     )
     _add_analysis_file_option(serve)
+    add_offer_options(serve, evaluation=False)

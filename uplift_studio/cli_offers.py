@@ -23,7 +23,8 @@ from uplift_studio.core.reading import read_table
 _OFFER_FLAGS = ("arms", "arm_cost", "redemption_cost", "arm_shares")
 
 
-def add_offer_options(parser: argparse.ArgumentParser) -> None:
+def add_offer_options(parser: argparse.ArgumentParser, evaluation: bool = True) -> None:
+    """The several-offers flags; ``evaluation=False`` for ``serve``, whose app measures with DR scores."""
     group = parser.add_argument_group(
         "several offers (any of these flags: who gets which offer under the budget; the treatment column holds "
         "the control label, --control-value, and the offers' labels)"
@@ -36,6 +37,8 @@ def add_offer_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--redemption-cost", help='cost per conversion of an offer, e.g. "Discount=5" (default 0)')
     group.add_argument("--arm-shares", help='design shares of every arm, control included, e.g. "No E-Mail=0.34,..."')
+    if not evaluation:
+        return
     group.add_argument(
         "--evaluation",
         choices=("dr", "ipw"),

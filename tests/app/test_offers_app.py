@@ -135,6 +135,30 @@ def test_several_offers_in_the_data_step_fit_an_offer_analysis_and_follow_the_bu
     assert dashboard.results.visible and not offers.view_panel.visible and dashboard.cost_input.visible
 
 
+def test_an_offer_experiment_given_to_the_app_opens_on_its_offer_analysis(app_cache_dir, count_fits):
+    """``serve --data FILE --arms ...`` hands the app a finished OfferExperiment (no upload, no form): the
+    session fits it in the shared worker and opens on the offers view, which follows the budget."""
+    from uplift_studio.app.jobs import Provided
+    from uplift_studio.app.server import build_dashboard
+    from uplift_studio.core.analysis import AnalysisSettings
+
+    experiment = simulated_offers(1_500, 5, contact_cost={"E-mail": 0.1, "Letter": 0.7, "Discount": 0.4})
+    dashboard = build_dashboard(experiment=Provided(experiment), settings=AnalysisSettings(model=TINY), budget=300.0)
+    dashboard.start_fit(wait=True)
+    assert dashboard.last_error == ""
+    analysis = dashboard.offers.analysis
+    assert analysis is not None and analysis.offers == experiment.offers and len(count_fits) == 1
+    assert dashboard.analysis is None and not dashboard.results.visible and dashboard.offers.view_panel.visible
+    for budget in BUDGETS:
+        dashboard.budget = budget
+        expected = analysis.at_budget(budget)["allocation"]
+        assert _card(dashboard.offers.view.cards_pane.object, "spend") == format_money(expected.spend)
+    # another session of the same process reads the same finished analysis
+    again = build_dashboard(experiment=Provided(experiment), settings=AnalysisSettings(model=TINY), budget=300.0)
+    again.start_fit(wait=True)
+    assert again.offers.analysis is not None and len(count_fits) == 1
+
+
 def test_the_snapshot_embeds_the_mix_at_each_slider_position(offer_analysis, tmp_path):
     states = offer_slider_states(offer_analysis, np.array(BUDGETS))
     for position, budget in enumerate(BUDGETS):

@@ -45,7 +45,8 @@ def test_a_child_process_and_this_process_write_through_the_filter(tmp_path):
         print("before", file=sys.stderr)
         with filtered_stderr():
             os.write(2, b"{RANK_0}\\nnative kept\\n")
-            subprocess.run([sys.executable, "-c", "import os; os.write(2, b'{RANK_1}\\\\nchild kept\\\\n')"], check=True)
+            child = "import os; os.write(2, b'{RANK_1}\\\\nchild kept\\\\n')"
+            subprocess.run([sys.executable, "-c", child], check=True)
             print("python kept", file=sys.stderr)
         os.write(2, b"{RANK_0}\\nafter\\n")
         """

@@ -11,10 +11,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from uplift_studio.core.analysis import Analysis, AnalysisSettings, is_cached, run_analysis
 from uplift_studio.core.data import Experiment
 from uplift_studio.core.errors import DataError
+
+if TYPE_CHECKING:  # the core's offers read scipy.stats: imported on first use, not at start-up
+    from uplift_studio.core.offers import OfferExperiment
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +171,15 @@ def _is_offers(experiment) -> bool:
 
 
 class Provided:
-    """An experiment given by the caller (the CLI's ``--data``): built once per process, on first use."""
+    """An experiment given by the caller (the CLI's ``--data``, one offer or several): built once per process,
+    on first use when it is a factory."""
 
-    def __init__(self, experiment: Experiment | ExperimentFactory) -> None:
-        self._value = experiment if isinstance(experiment, Experiment) else None
-        self._factory = None if isinstance(experiment, Experiment) else experiment
+    def __init__(self, experiment: Experiment | OfferExperiment | ExperimentFactory) -> None:
+        made = not callable(experiment)
+        self._value = experiment if made else None
+        self._factory = None if made else experiment
         self._lock = threading.Lock()
-        token = experiment.fingerprint if isinstance(experiment, Experiment) else id(experiment)
+        token = experiment.fingerprint if made else id(experiment)
         self.key = ("provided", token, getattr(experiment, "source", None))
 
     def get(self) -> Experiment:
