@@ -175,3 +175,48 @@ def test_per_user_cost_positions_show_the_python_texts(logged_page, per_user_cos
     positions = snapshot_slider.budget_slider(analysis, 1_500.0, None).positions()
     _sweep(page, analysis, _checked_positions(positions)[::-1], None)
     assert_quiet(log, path)
+
+
+# every plot canvas of the page, through Bokeh's shadow roots
+CANVASES = """() => {
+  const out = [];
+  const walk = (root) => {
+    root.querySelectorAll("*").forEach((e) => {
+      if (e.matches("div.bk-Canvas")) {
+        const r = e.getBoundingClientRect();
+        out.push({left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width});
+      }
+      if (e.shadowRoot) walk(e.shadowRoot);
+    });
+  };
+  walk(document);
+  return out;
+}"""
+
+
+def _rows_of_plots(page, count: int) -> list[int]:
+    """How many canvases share each horizontal band, top to bottom (once all ``count`` are laid out)."""
+    page.wait_for_function(f"() => ({CANVASES})().filter((c) => c.width > 0).length >= {count}")
+    canvases = sorted(page.evaluate(CANVASES), key=lambda canvas: canvas["top"])
+    bands: list[list[dict]] = []
+    for canvas in canvases:
+        if bands and canvas["top"] < bands[-1][0]["bottom"]:
+            bands[-1].append(canvas)
+        else:
+            bands.append([canvas])
+    assert all(canvas["right"] <= page.viewport_size["width"] for canvas in canvases)
+    return [len(band) for band in bands]
+
+
+def test_pairs_of_plots_stack_in_a_laptop_window_and_stand_side_by_side_in_a_wide_one(logged_page, analysis, tmp_path):
+    """Two plots a row at half of a 1,100 px window left the frontier's frame a third of its width (its legend
+    and twin axis outside) and cut long titles; such a pair now stacks, and still pairs up where there is room."""
+    page, log = logged_page
+    page.set_viewport_size({"width": 1100, "height": 900})
+    open_snapshot(page, analysis, BUDGET, COST, tmp_path / "snapshot.html")
+    # efficiency, frontier, deciles, persuadability, calibration: one a row
+    assert _rows_of_plots(page, 5) == [1, 1, 1, 1, 1]
+    page.set_viewport_size({"width": 1700, "height": 900})
+    page.wait_for_function(f"() => ({CANVASES})()[0].right < 900")
+    assert _rows_of_plots(page, 5) == [2, 2, 1]
+    assert log.errors() == []

@@ -21,7 +21,7 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - registers the Bokeh renderer and its options for plots.py
 from bokeh.document import Document
 from bokeh.layouts import column, row
-from bokeh.models import Column, Div, InlineStyleSheet, Span
+from bokeh.models import Column, Div, InlineStyleSheet, Row, Span
 from bokeh.models.plots import Plot
 
 from uplift_studio.app import explain_views, markup, plots
@@ -38,6 +38,9 @@ from uplift_studio.core.scale_result import ScaleResult
 from uplift_studio.core.strategies import STRATEGY_LABELS
 
 DEFAULT_TITLE = "Uplift Studio: executive snapshot"
+# below two of these side by side (a window under ~1,250 px), a pair of plots stacks: the frontier's outside
+# legend and twin axis left its frame a third of the width, and long titles were cut
+PAIR_MIN_WIDTH = 600
 
 _STYLE = """
 :host { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d2733; }
@@ -65,6 +68,14 @@ def _render(element: hv.Element, height: int, document: Document) -> Plot:
     figure.sizing_mode = "stretch_width"
     figure.height = height
     return figure
+
+
+def _pair(left: Plot, right: Plot) -> Row:
+    """Two plots side by side where both have room, one above the other in a narrower window (or tab)."""
+    for figure in (left, right):
+        figure.min_width = PAIR_MIN_WIDTH
+        figure.styles = {**figure.styles, "flex": f"1 1 {PAIR_MIN_WIDTH}px"}
+    return row(left, right, sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
 
 
 def _named_marker(figure: Plot, location: float, name: str) -> Span | None:
@@ -184,7 +195,7 @@ def snapshot_layout(
     else:
         quadrants = render(plots.persuadability_quadrants(analysis), plots.QUADRANTS_HEIGHT)
         per_user = [row(render(calibration_view(analysis), 360), sizing_mode="stretch_width")]
-        second_row = row(deciles, quadrants, sizing_mode="stretch_width")
+        second_row = _pair(deciles, quadrants)
     manifest = div(_manifest_markup(analysis, cost, exported), name="snapshot_manifest")
     explained = []
     if explanation is not None:
@@ -195,10 +206,9 @@ def snapshot_layout(
                 + explain_views.explanation_html(explanation),
                 name="snapshot_explanation",
             ),
-            row(
+            _pair(
                 render(explain_views.drivers_chart(explanation), 300),
                 render(explain_views.driver_check(explanation.drivers[0]), 300),
-                sizing_mode="stretch_width",
             ),
         ]
     return column(
@@ -208,7 +218,7 @@ def snapshot_layout(
         help_text,
         sentence,
         table,
-        row(efficiency, frontier, sizing_mode="stretch_width"),
+        _pair(efficiency, frontier),
         second_row,
         *per_user,
         *explained,
