@@ -221,9 +221,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=150_000)
     parser.add_argument("--changes", type=int, default=60)
-    parser.add_argument("--warm", type=int, default=5, help="warm launches (and bare Panel pages) timed")
+    parser.add_argument("--warm", type=int, default=5, help="warm launches (and bare Panel pages) timed, >= 1")
     parser.add_argument("--skip-starts", action="store_true", help="only the budget change")
     args = parser.parse_args()
+    if args.warm < 1:
+        parser.error("--warm must be at least 1")
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"uplift-studio app benchmark: {args.users:,} users, {cpus} cores, load {os.getloadavg()[0]:.1f}")
 

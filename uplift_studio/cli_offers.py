@@ -1,5 +1,6 @@
-"""The command line's several-offers branch (issue 12): ``score``, ``report`` and ``targets`` when the data
-has several offers (``--arms``, ``--arm-cost``, ``--redemption-cost`` or the simulated ``--offers``)."""
+"""The command line's several-offers branch (issue 12): ``score``, ``report``, ``targets``, ``export`` and
+``serve`` when the data has several offers (``--arms``, ``--arm-cost``, ``--redemption-cost`` or the simulated
+``--offers``)."""
 
 from __future__ import annotations
 

@@ -25,17 +25,19 @@ def test_rank_lines_go_and_other_lines_stay_in_order():
 def test_two_messages_written_at_once_take_their_orphaned_newline_with_them():
     # as two tracker threads write it: both messages on one line, the second one's newline on its own
     assert _filtered(f"{RANK_1}{RANK_0}\n\n{RANK_0}\nnext\n") == "next\n"
-    # an empty line nobody orphaned is the user's own
+    # an empty line nobody orphaned is the user's own, also after a line that did orphan one
     assert _filtered(f"{RANK_0}\n\nnext\n") == "\nnext\n"
+    assert _filtered(f"{RANK_1}{RANK_0}\nuser line\n\nmore\n") == "user line\n\nmore\n"
 
 
 def test_a_line_split_across_reads_and_an_unfinished_last_line_are_kept_whole():
     assert _filtered("a warn", "ing\n", RANK_0[:20], RANK_0[20:] + "\n", "no newline") == "a warning\nno newline"
+    assert _filtered(f"cut {RANK_0}") == "cut ", "no newline the input did not have"
     # text around a message on the same line stays
     assert _filtered(f"Traceback: {RANK_0}\n") == "Traceback: \n"
 
 
-def test_a_child_process_and_this_process_write_through_the_filter(tmp_path):
+def test_a_child_process_and_this_process_write_through_the_filter():
     """fd 2 itself is filtered (what native code writes, and what processes started in the block inherit), and
     it is the real stderr again afterwards."""
     script = textwrap.dedent(
@@ -54,3 +56,23 @@ def test_a_child_process_and_this_process_write_through_the_filter(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     # after the block nothing is filtered any more: the last rank line is there
     assert result.stderr == f"before\nnative kept\nchild kept\npython kept\n{RANK_0}\nafter\n"
+
+
+def test_a_stderr_that_fails_does_not_block_the_writers():
+    """With the real stderr gone (a closed pipe, ``| head``), the copier reads on and drops: the writers of fd 2
+    must never block on a full pipe (here 1 MB, far more than a pipe holds)."""
+    script = textwrap.dedent(
+        """
+        import os, sys
+        from uplift_studio.core.native_stderr import filtered_stderr
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(read_end)  # nobody will ever read the real stderr: writing to it fails
+        with filtered_stderr():
+            for _ in range(1000):
+                os.write(2, b"x" * 1023 + b"\\n")
+        print("done")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "done\n", result.stderr

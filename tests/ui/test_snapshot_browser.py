@@ -219,4 +219,8 @@ def test_pairs_of_plots_stack_in_a_laptop_window_and_stand_side_by_side_in_a_wid
     page.set_viewport_size({"width": 1700, "height": 900})
     page.wait_for_function(f"() => ({CANVASES})()[0].right < 900")
     assert _rows_of_plots(page, 5) == [2, 2, 1]
+    # a phone's width: still one a row, each shrunk to fit (a basis of 600 px, not a minimum)
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.wait_for_function(f"() => ({CANVASES})().every((c) => c.right <= 420)")
+    assert _rows_of_plots(page, 5) == [1, 1, 1, 1, 1]
     assert log.errors() == []

@@ -52,6 +52,8 @@ BANNER_CSS = """
               font-size: 14px; color: #102a43; }
 """
 VIEW_PAUSE_MS = 100
+# the strategy table beside the comparison: up to 690 px, narrower (its text wrapping) in a narrow window
+TABLE_BESIDE_CHART = {"sizing_mode": "stretch_width", "max_width": 690, "styles": {"flex": "1 1 560px"}}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             # growing past the window (its right edge was cut off under 1,420 px)
             pn.FlexBox(
                 pn.Row(self.comparison_pane, sizing_mode="stretch_width", styles={"flex": "1 1 380px"}),
-                pn.Column("#### Strategies at this budget", self.table_pane, width=690),
+                pn.Column("#### Strategies at this budget", self.table_pane, **TABLE_BESIDE_CHART),
                 flex_wrap="wrap",
                 sizing_mode="stretch_width",
             ),

@@ -175,14 +175,16 @@ class Provided:
     on first use when it is a factory."""
 
     def __init__(self, experiment: Experiment | OfferExperiment | ExperimentFactory) -> None:
-        made = not callable(experiment)
+        made = hasattr(experiment, "fingerprint")  # a finished experiment, else a factory of one
+        if not made and not callable(experiment):
+            raise TypeError(f"an experiment or a function that makes one, not {type(experiment).__name__}")
         self._value = experiment if made else None
         self._factory = None if made else experiment
         self._lock = threading.Lock()
         token = experiment.fingerprint if made else id(experiment)
         self.key = ("provided", token, getattr(experiment, "source", None))
 
-    def get(self) -> Experiment:
+    def get(self) -> Experiment | OfferExperiment:
         with self._lock:
             if self._value is None:
                 self._value = self._factory()

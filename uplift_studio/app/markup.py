@@ -30,7 +30,9 @@ table.us { border-collapse: collapse; font-size: 13px; width: 100%; }
 table.us th, table.us td { padding: 4px 8px; border-bottom: 1px solid #e4e7eb; text-align: right; }
 table.us th:first-child, table.us td:first-child { text-align: left; }
 table.us tr.uplift td { font-weight: 600; }
-table.us td { white-space: nowrap; }
+/* a figure and its interval stay on one line where the window has room; in a narrower one a cell wraps
+   rather than the table running past its card (the readout and strategy tables did under ~1,100 px) */
+@media (min-width: 1200px) { table.us td { white-space: nowrap; } }
 .sentence { font-size: 16px; line-height: 1.45; color: #102a43; margin: 4px 0; }
 .source { font-size: 13px; color: #52606d; }
 """

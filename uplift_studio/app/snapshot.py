@@ -73,7 +73,7 @@ def _render(element: hv.Element, height: int, document: Document) -> Plot:
 def _pair(left: Plot, right: Plot) -> Row:
     """Two plots side by side where both have room, one above the other in a narrower window (or tab)."""
     for figure in (left, right):
-        figure.min_width = PAIR_MIN_WIDTH
+        # a basis, not a minimum: alone on its line in a phone's width, a plot still shrinks to fit
         figure.styles = {**figure.styles, "flex": f"1 1 {PAIR_MIN_WIDTH}px"}
     return row(left, right, sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -117,7 +118,7 @@ def run_dask(
     say = say or (lambda message: None)
     # the local cluster's workers inherit this process's stderr when they start: filtered from before then
     quiet = nullcontext()
-    if distributed_fit and scheduler is None:
+    if distributed_fit and scheduler is None and os.name == "posix":
         # multiprocessing's resource tracker, a helper process that outlives the cluster, must keep the real
         # stderr: holding the pipe, it would keep the filter waiting until this process ends
         resource_tracker.ensure_running()
