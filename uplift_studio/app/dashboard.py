@@ -17,7 +17,7 @@ import panel as pn
 import param
 from panel.io.state import set_curdoc
 
-from uplift_studio.app import markup
+from uplift_studio.app import markup, server_hygiene
 from uplift_studio.app.bokeh_refs import BudgetRefs
 from uplift_studio.app.budget_controls import BudgetControls
 from uplift_studio.app.data_step import DataStep
@@ -243,8 +243,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             # each view in its own row: Bokeh aligns the frames of plots that share a column, and the
             # frontier's outside legend would then squeeze every other plot's frame to its width
             pn.Row(self.efficiency_pane, sizing_mode="stretch_width"),
-            # side by side on a wide screen; on a laptop's the table wraps below the chart instead of the page
-            # growing past the window (its right edge was cut off under 1,420 px)
+            # side by side where there is room, else the table below the chart (never past the window's edge)
             pn.FlexBox(
                 pn.Row(self.comparison_pane, sizing_mode="stretch_width", styles={"flex": "1 1 380px"}),
                 pn.Column("#### Strategies at this budget", self.table_pane, **TABLE_BESIDE_CHART),
@@ -399,6 +398,7 @@ class Dashboard(BudgetControls, FitControls, FileControls, pn.viewable.Viewer):
             for step in steps:
                 step()
             return
+        steps.append(server_hygiene.session_settled)  # served pages only: scripts and tests keep a plain gc
 
         def run(remaining: list[Callable[[], None]]) -> None:
             session = document.session_context.session
