@@ -38,9 +38,9 @@ from uplift_studio.core.scale_result import ScaleResult
 from uplift_studio.core.strategies import STRATEGY_LABELS
 
 DEFAULT_TITLE = "Uplift Studio: executive snapshot"
-# below two of these side by side (a window under ~1,250 px), a pair of plots stacks: the frontier's outside
-# legend and twin axis left its frame a third of the width, and long titles were cut
-PAIR_MIN_WIDTH = 600
+# where two plots of this width do not fit side by side, a pair stacks: at half of a laptop's window the
+# frontier's outside legend and twin axis left its frame a third of the width, and long titles were cut
+PAIR_BASIS_PX = 600
 
 _STYLE = """
 :host { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d2733; }
@@ -74,7 +74,7 @@ def _pair(left: Plot, right: Plot) -> Row:
     """Two plots side by side where both have room, one above the other in a narrower window (or tab)."""
     for figure in (left, right):
         # a basis, not a minimum: alone on its line in a phone's width, a plot still shrinks to fit
-        figure.styles = {**figure.styles, "flex": f"1 1 {PAIR_MIN_WIDTH}px"}
+        figure.styles = {**figure.styles, "flex": f"1 1 {PAIR_BASIS_PX}px"}
     return row(left, right, sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
 
 
